@@ -1,0 +1,115 @@
+"""The one evaluator: full ranking over all items, one held-out target per user.
+
+Models never compute metrics. The evaluator asks a method for ``score_all`` (exact ranks
+over the whole catalogue) or, when the method cannot score everything (beam-search
+decoders), for ``recommend(histories, k)`` and ranks within the returned list.
+Users are processed in chunks, so memory is bounded by ``batch_size x n_items`` floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from genrec_bench.data.split import EvalSplit
+from genrec_bench.evaluation.ranks import TIE_POLICIES, ranks_from_scores, ranks_from_top_k
+from genrec_bench.evaluation.result import EvalResult, parse_metric
+from genrec_bench.recommender import HistoryBatch, Recommender
+
+DEFAULT_KS = (1, 5, 10, 20)
+DEFAULT_METRICS = tuple(f"{m}@{k}" for m in ("recall", "ndcg", "mrr") for k in DEFAULT_KS)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Declared evaluation policies (all recorded in every run).
+
+    Attributes:
+        metrics: metric keys computed for records, ``name@K``.
+        batch_size: users per chunk.
+        tie_policy: ``pessimistic`` or ``optimistic`` (see ``ranks.py``).
+        mask_history: remove items of the user's history from the ranking (the target is
+            never removed). Default off, as in TIGER and LETTER.
+        top_k: list length asked from methods without ``score_all`` (>= the largest K).
+    """
+
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    batch_size: int = 1024
+    tie_policy: str = "pessimistic"
+    mask_history: bool = False
+    top_k: int = 20
+
+    def __post_init__(self) -> None:
+        if self.tie_policy not in TIE_POLICIES:
+            raise ValueError(f"tie_policy must be one of {TIE_POLICIES}")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        largest = max(parse_metric(m)[1] for m in self.metrics)
+        if self.top_k < largest:
+            raise ValueError(f"top_k={self.top_k} is smaller than the largest metric cut-off {largest}")
+
+
+class Evaluator:
+    """Ranks each user's target and returns an :class:`EvalResult`."""
+
+    def __init__(self, config: EvalConfig | None = None, *, n_items: int) -> None:
+        self.config = config or EvalConfig()
+        self.n_items = n_items
+
+    def evaluate(self, model: Recommender, split: EvalSplit) -> EvalResult:
+        """Rank every user's target; the model's modules are in eval mode meanwhile."""
+        modules = model.torch_modules()
+        was_training = [m.training for m in modules]
+        for m in modules:
+            m.eval()
+        try:
+            with torch.no_grad():
+                return self._evaluate(model, split)
+        finally:
+            for m, flag in zip(modules, was_training, strict=True):
+                m.train(flag)
+
+    def _evaluate(self, model: Recommender, split: EvalSplit) -> EvalResult:
+        cfg = self.config
+        n = len(split)
+        ranks = np.empty(n, dtype=np.int64)
+        tied = np.empty(n, dtype=bool)
+        ranking, cutoff = "full", None
+        for start in range(0, n, cfg.batch_size):
+            rows = np.arange(start, min(start + cfg.batch_size, n))
+            batch = HistoryBatch(users=split.users[rows], sequences=split.histories.select(rows))
+            targets = torch.from_numpy(split.targets[rows])
+            scores = model.score_all(batch)
+            if scores is not None:
+                scores = scores.detach().cpu()
+                exclude = self._history_mask(batch) if cfg.mask_history else None
+                r, t = ranks_from_scores(scores, targets, tie_policy=cfg.tie_policy, exclude=exclude)
+            else:
+                ranking, cutoff = "top-k", cfg.top_k
+                top = model.recommend(batch, cfg.top_k)
+                items, top_scores = top.items.detach().cpu(), top.scores.detach().cpu()
+                if cfg.mask_history:
+                    items, top_scores = self._drop_history(batch, items, top_scores)
+                r, t = ranks_from_top_k(items, top_scores, targets, tie_policy=cfg.tie_policy)
+            ranks[rows] = r.numpy()
+            tied[rows] = t.numpy()
+        return EvalResult(users=split.users.copy(), targets=split.targets.copy(), ranks=ranks,
+                          tied=tied, ranking=ranking, cutoff=cutoff, settings=self.settings())
+
+    def settings(self) -> dict:
+        return {**asdict(self.config), "metrics": list(self.config.metrics),
+                "protocol": "full ranking over all items, one target per user"}
+
+    def _history_mask(self, batch: HistoryBatch) -> torch.Tensor:
+        seqs = batch.sequences
+        mask = torch.zeros((len(batch), self.n_items + 1), dtype=torch.bool)
+        rows = torch.from_numpy(np.repeat(np.arange(len(batch)), seqs.lengths))
+        mask[rows, torch.from_numpy(seqs.items)] = True
+        return mask
+
+    def _drop_history(self, batch: HistoryBatch, items: torch.Tensor, scores: torch.Tensor):
+        mask = self._history_mask(batch)
+        seen = mask.gather(1, items) & (items != 0)
+        return torch.where(seen, torch.zeros_like(items), items), torch.where(seen, torch.full_like(scores, -torch.inf), scores)

@@ -1,0 +1,75 @@
+"""Where each user's target lands: 1-based ranks from scores or from top-k lists.
+
+Tie policy (declared, recorded in every run):
+    ``pessimistic`` (default): items scoring exactly the target's score rank above it,
+        so a method cannot gain from ties (e.g. a constant scorer ranks last, not first).
+    ``optimistic``: tied items rank below the target.
+The number of users whose target was tied with at least one other item is reported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+#: rank given to a target absent from a method's returned top-k list
+NOT_RETRIEVED = np.iinfo(np.int32).max
+TIE_POLICIES = ("pessimistic", "optimistic")
+
+
+def ranks_from_scores(scores: torch.Tensor, targets: torch.Tensor, *, tie_policy: str = "pessimistic",
+                      exclude: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact full-catalogue ranks.
+
+    Args:
+        scores: float ``[B, n_items + 1]``; column 0 (padding) is never ranked.
+        targets: int64 ``[B]`` target item per row.
+        tie_policy: one of ``TIE_POLICIES``.
+        exclude: optional bool ``[B, n_items + 1]`` of items removed from the ranking
+            (history masking); the target itself is never removed.
+    Returns:
+        (ranks int64 ``[B]`` 1-based, tied bool ``[B]``).
+    """
+    _check_policy(tie_policy)
+    scores = scores.float().clone()
+    scores[:, 0] = -torch.inf
+    rows = torch.arange(scores.shape[0], device=scores.device)
+    if exclude is not None:
+        exclude = exclude.clone()
+        exclude[rows, targets] = False
+        scores[exclude] = -torch.inf
+    target_scores = scores[rows, targets].unsqueeze(1)
+    greater = (scores > target_scores).sum(dim=1)
+    ties = (scores == target_scores).sum(dim=1) - 1
+    ranks = greater + 1 + (ties if tie_policy == "pessimistic" else 0)
+    return ranks.long(), ties > 0
+
+
+def ranks_from_top_k(items: torch.Tensor, scores: torch.Tensor, targets: torch.Tensor, *,
+                     tie_policy: str = "pessimistic") -> tuple[torch.Tensor, torch.Tensor]:
+    """Ranks from top-k lists; a target not in its list gets ``NOT_RETRIEVED``.
+
+    Args:
+        items: int64 ``[B, k]`` returned items, best first (``0`` = empty slot).
+        scores: float ``[B, k]`` their scores.
+        targets: int64 ``[B]``.
+    Returns:
+        (ranks int64 ``[B]``, tied bool ``[B]``).
+    """
+    _check_policy(tie_policy)
+    found = (items == targets.unsqueeze(1)) & (items != 0)
+    hit = found.any(dim=1)
+    # the target's score at its first position in the list (meaningless where absent; masked below)
+    first = found.to(torch.int8).argmax(dim=1, keepdim=True)
+    target_scores = scores.gather(1, first)
+    valid = items != 0
+    greater = ((scores > target_scores) & valid).sum(dim=1)
+    ties = ((scores == target_scores) & valid).sum(dim=1) - 1
+    ranks = greater + 1 + (ties if tie_policy == "pessimistic" else 0)
+    ranks = torch.where(hit, ranks, torch.full_like(ranks, NOT_RETRIEVED))
+    return ranks.long(), hit & (ties > 0)
+
+
+def _check_policy(tie_policy: str) -> None:
+    if tie_policy not in TIE_POLICIES:
+        raise ValueError(f"tie_policy must be one of {TIE_POLICIES}, got {tie_policy!r}")

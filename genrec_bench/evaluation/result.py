@@ -1,0 +1,61 @@
+"""The evaluator's output: per-user ranks, from which every metric is derived on demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from genrec_bench.evaluation.metrics import METRICS
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Per-user outcome of one evaluation.
+
+    Attributes:
+        users: int64 ``[n]`` user indices.
+        targets: int64 ``[n]`` target items.
+        ranks: int64 ``[n]`` 1-based target ranks (``NOT_RETRIEVED`` if outside the list).
+        tied: bool ``[n]`` whether the target's score was tied with another item.
+        ranking: ``"full"`` (every item scored) or ``"top-k"`` (ranks beyond the list are unknown).
+        cutoff: the list length for ``"top-k"`` rankings, else ``None``.
+        settings: the evaluator's declared policies (ties, history masking, ...).
+    """
+
+    users: np.ndarray
+    targets: np.ndarray
+    ranks: np.ndarray
+    tied: np.ndarray
+    ranking: str
+    cutoff: int | None
+    settings: dict = field(default_factory=dict)
+
+    def per_user(self, metric: str) -> np.ndarray:
+        """float64 ``[n]`` values of ``metric`` (e.g. ``"ndcg@10"``) for every user."""
+        name, k = parse_metric(metric)
+        if self.cutoff is not None and k > self.cutoff:
+            raise ValueError(f"{metric} needs a list of at least {k} items; this evaluation kept {self.cutoff}")
+        return METRICS[name](self.ranks, k)
+
+    def mean(self, metric: str) -> float:
+        """The mean over users, in float64, never rounded."""
+        return float(self.per_user(metric).mean()) if len(self.ranks) else float("nan")
+
+    def metrics(self, names: list[str]) -> dict[str, float]:
+        return {name: self.mean(name) for name in names}
+
+    def subset(self, mask: np.ndarray) -> EvalResult:
+        """The result restricted to the users where ``mask`` (bool ``[n]``) is true."""
+        return EvalResult(self.users[mask], self.targets[mask], self.ranks[mask], self.tied[mask],
+                          self.ranking, self.cutoff, self.settings)
+
+
+def parse_metric(metric: str) -> tuple[str, int]:
+    """``"ndcg@10"`` -> ``("ndcg", 10)``; unknown names raise with the valid ones."""
+    name, sep, k = metric.partition("@")
+    if not sep or not k.isdigit() or int(k) < 1:
+        raise ValueError(f"metric {metric!r} is not of the form name@K (e.g. ndcg@10)")
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; valid: {', '.join(sorted(METRICS))}")
+    return name, int(k)

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``python -m runners.run`` (one run) and the table builders."""

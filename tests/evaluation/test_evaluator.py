@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import torch
+
+from genrec_bench.data.split import EvalSplit
+from genrec_bench.data.types import Sequences
+from genrec_bench.evaluation import EvalConfig, Evaluator
+from genrec_bench.recommender import FitReport, Recommender, TopK, top_k_from_scores
+
+
+class FixedScores(Recommender):
+    """Scores come from a fixed [n_users, n_items + 1] table; can hide score_all."""
+
+    name = "fixed"
+
+    def __init__(self, table: np.ndarray, exact: bool = True):
+        super().__init__(None)
+        self.table = torch.from_numpy(table)
+        self.exact = exact
+
+    def fit(self, splits, validator=None):
+        return FitReport()
+
+    def score_all(self, histories):
+        return self.table[torch.from_numpy(histories.users)] if self.exact else None
+
+    def recommend(self, histories, k) -> TopK:
+        return top_k_from_scores(self.table[torch.from_numpy(histories.users)], k)
+
+
+def make_split(n_users: int, n_items: int, rng) -> EvalSplit:
+    seqs = [rng.integers(1, n_items + 1, size=rng.integers(1, 6)).tolist() for _ in range(n_users)]
+    return EvalSplit(np.arange(n_users), Sequences.from_lists(seqs), rng.integers(1, n_items + 1, size=n_users))
+
+
+def test_full_ranking_equals_top_k_path_within_the_list_and_is_chunk_invariant():
+    rng = np.random.default_rng(1)
+    n_users, n_items = 57, 40
+    table = rng.normal(size=(n_users, n_items + 1)).astype(np.float32)
+    split = make_split(n_users, n_items, rng)
+    full = Evaluator(EvalConfig(batch_size=7), n_items=n_items).evaluate(FixedScores(table), split)
+    big = Evaluator(EvalConfig(batch_size=1000), n_items=n_items).evaluate(FixedScores(table), split)
+    topk = Evaluator(EvalConfig(batch_size=13), n_items=n_items).evaluate(FixedScores(table, exact=False), split)
+    assert full.ranking == "full" and topk.ranking == "top-k" and topk.cutoff == 20
+    np.testing.assert_array_equal(full.ranks, big.ranks)
+    inside = full.ranks <= 20
+    np.testing.assert_array_equal(full.ranks[inside], topk.ranks[inside])
+    assert (topk.ranks[~inside] > 20).all()
+    for metric in ("recall@10", "ndcg@10", "mrr@20", "ndcg@20"):
+        assert full.mean(metric) == pytest.approx(topk.mean(metric), abs=0)
+
+
+def test_metric_means_are_not_rounded_and_match_hand_computation():
+    # two users, 3 items; user 0's target ranks 1st, user 1's target ranks 3rd
+    table = np.array([[0, 3, 2, 1], [0, 3, 2, 1]], dtype=np.float32)
+    split = EvalSplit(np.array([0, 1]), Sequences.from_lists([[1], [2]]), np.array([1, 3]))
+    result = Evaluator(n_items=3).evaluate(FixedScores(table), split)
+    assert result.ranks.tolist() == [1, 3]
+    assert result.mean("ndcg@10") == (1.0 + 1 / np.log2(4)) / 2
+    assert result.mean("recall@1") == 0.5
+    assert result.mean("mrr@10") == (1 + 1 / 3) / 2
+
+
+def test_history_masking_is_declared_and_applied():
+    table = np.array([[0, 3, 2, 1]], dtype=np.float32)
+    split = EvalSplit(np.array([0]), Sequences.from_lists([[1]]), np.array([2]))
+    plain = Evaluator(n_items=3).evaluate(FixedScores(table), split)
+    masked = Evaluator(EvalConfig(mask_history=True), n_items=3).evaluate(FixedScores(table), split)
+    assert plain.ranks.tolist() == [2] and masked.ranks.tolist() == [1]
+    assert masked.settings["mask_history"] is True and plain.settings["tie_policy"] == "pessimistic"
+
+
+def test_cutoff_beyond_list_is_refused():
+    table = np.zeros((1, 30), dtype=np.float32)
+    split = EvalSplit(np.array([0]), Sequences.from_lists([[1]]), np.array([2]))
+    result = Evaluator(n_items=29).evaluate(FixedScores(table, exact=False), split)
+    with pytest.raises(ValueError, match="at least 50"):
+        result.mean("recall@50")
