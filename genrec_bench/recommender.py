@@ -40,12 +40,14 @@ class HistoryBatch:
         return int(self.users.shape[0])
 
     def padded(self, max_len: int, *, align: str = "left", device: torch.device | str = "cpu") -> torch.Tensor:
-        """int64 ``[B, max_len]`` of each user's last ``max_len`` items, padded with 0.
+        """int64 ``[B, L]`` of each user's last ``max_len`` items, padded with 0, where
+        ``L = min(max_len, longest history in the batch)`` (no all-padding columns).
 
         ``align="left"`` starts each row at column 0 (padding at the end);
         ``align="right"`` ends each row at the last column.
         """
-        return torch.from_numpy(self.sequences.padded(max_len, align=align)).to(device)
+        width = max(1, min(max_len, int(self.sequences.lengths.max(initial=1))))
+        return torch.from_numpy(self.sequences.padded(width, align=align)).to(device)
 
     def lengths(self, max_len: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
         """int64 ``[B]``: history lengths, capped at ``max_len`` when given."""

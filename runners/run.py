@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field of the method, e.g. --set max_epochs=5 (repeatable)")
-    parser.add_argument("--eval-batch-size", type=int, default=1024, help="users per evaluation chunk")
+    parser.add_argument("--eval-batch-size", type=int, default=256, help="users per evaluation chunk")
     parser.add_argument("--tie-policy", default="pessimistic", choices=("pessimistic", "optimistic"),
                         help="how a target tied with other items is ranked. Default: pessimistic")
     parser.add_argument("--mask-history", action="store_true",
