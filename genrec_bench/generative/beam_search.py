@@ -1,0 +1,82 @@
+"""Deterministic beam search over semantic IDs, optionally constrained by a prefix trie.
+
+The decoder is any callable ``step(prefix_tokens [B, W, t+1]) -> log-probs [B, W, V]`` for the
+next token; the T5 generator provides one that runs the encoder once per user and shares its
+output across the user's beams. At every step the candidates of all beams of a user are
+scored (``beam score + log p(code)``) and the best ``W`` survive; with a trie, codes that leave
+the set of valid item IDs get ``-inf`` before the selection. Scores are sequence
+log-probabilities under the model (log-softmax over the whole vocabulary, then masking: the
+same scores as transformers' ``generate`` with ``prefix_allowed_tokens_fn``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from genrec_bench.generative.trie import PrefixTrie
+
+StepFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class BeamResult:
+    """Attributes:
+    codes: int64 ``[B, W, L]`` the generated code tuples, best first.
+    scores: float ``[B, W]`` their log-probabilities (``-inf`` for empty beams).
+    items: int64 ``[B, W]`` the item of each beam (0 = not an item / empty beam).
+    """
+
+    codes: torch.Tensor
+    scores: torch.Tensor
+    items: torch.Tensor
+
+
+def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor,
+                level_sizes: tuple[int, ...], beam_width: int, trie: PrefixTrie | None,
+                code_to_item: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                start_token: int = 0, device: torch.device | str = "cpu") -> BeamResult:
+    """Run the search for ``B`` users at once.
+
+    Args:
+        step: next-token log-probabilities for token prefixes ``[B, W, t+1]``.
+        level_offsets: int64 ``[L]``, the token id of code 0 of each level.
+        level_sizes: codes per level.
+        beam_width: beams kept per user (``>=`` the top-K asked for).
+        trie: constrain to valid item IDs; ``None`` = unconstrained (then ``code_to_item``
+            maps ``[B, W, L]`` codes to items, 0 where the code is no item).
+        start_token: the decoder start token.
+    """
+    device = torch.device(device)
+    depth = len(level_sizes)
+    prefix = torch.full((batch_size, 1, 1), start_token, dtype=torch.long, device=device)
+    scores = torch.zeros(batch_size, 1, device=device)
+    nodes = torch.zeros(batch_size, 1, dtype=torch.long, device=device)   # trie node per beam
+    codes = torch.zeros(batch_size, 1, 0, dtype=torch.long, device=device)
+    for level in range(depth):
+        size = level_sizes[level]
+        log_probs = step(prefix)                                          # [B, W, V]
+        offset = int(level_offsets[level])
+        level_lp = log_probs[..., offset:offset + size]                   # [B, W, K]
+        if trie is not None:
+            children = trie.children[level][nodes.clamp(min=0)]           # [B, W, K]
+            level_lp = level_lp.masked_fill((children < 0) | (nodes < 0).unsqueeze(-1), -torch.inf)
+        candidates = (scores.unsqueeze(-1) + level_lp).reshape(batch_size, -1)   # [B, W*K]
+        width = min(beam_width, candidates.shape[1])
+        scores, flat = torch.topk(candidates, width, dim=1)              # [B, W']
+        parent, code = flat // size, flat % size
+        codes = torch.cat([codes.gather(1, parent.unsqueeze(-1).expand(-1, -1, codes.shape[2])),
+                           code.unsqueeze(-1)], dim=2)
+        if trie is not None:
+            nodes = children.reshape(batch_size, -1).gather(1, flat)
+            nodes = torch.where(torch.isinf(scores), torch.full_like(nodes, -1), nodes)
+        token = (code + offset).unsqueeze(-1)
+        prefix = torch.cat([prefix.gather(1, parent.unsqueeze(-1).expand(-1, -1, prefix.shape[2])), token], dim=2)
+    if trie is not None:
+        items = trie.leaf_item[nodes.clamp(min=0)]
+        items = torch.where(nodes < 0, torch.zeros_like(items), items)
+    else:
+        items = code_to_item(codes) if code_to_item is not None else torch.zeros_like(scores, dtype=torch.long)
+    return BeamResult(codes=codes, scores=scores, items=items)
