@@ -30,6 +30,7 @@ BUILTIN_MODULES = (
     "baselines.popularity",
     "baselines.sasrec",
     "baselines.bert4rec",
+    "methods.tiger",
 )
 PROFILE_NAMES = ("smoke", "cpu", "paper")
 
@@ -109,12 +110,24 @@ def apply_overrides(config: Any, overrides: dict[str, Any], *, where: str) -> An
     """
     fields = {f.name: f for f in dataclasses.fields(config)}
     changes: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
     for key, value in overrides.items():
-        if key not in fields:
+        head, dot, rest = key.partition(".")
+        if head not in fields:
             raise ConfigError(f"{where}: unknown config key {key!r}; valid keys: {', '.join(sorted(fields))}")
-        current = getattr(config, key)
-        changes[key] = _coerce(value, current, key=key, where=where)
-    return dataclasses.replace(config, **changes)
+        current = getattr(config, head)
+        if dot:
+            if not dataclasses.is_dataclass(current):
+                raise ConfigError(f"{where}: config key {head!r} has no sub-keys (got {key!r})")
+            nested.setdefault(head, {})[rest] = value
+        else:
+            changes[head] = _coerce(value, current, key=key, where=where)
+    for head, sub in nested.items():
+        changes[head] = apply_overrides(getattr(config, head), sub, where=f"{where}, {head}")
+    try:
+        return dataclasses.replace(config, **changes)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def _coerce(value: Any, current: Any, *, key: str, where: str) -> Any:

@@ -1,0 +1,64 @@
+"""A T5 that reads a history of semantic IDs and generates the next item's semantic ID.
+
+The part every encoder-decoder method shares (TIGER, LETTER): history items -> flattened
+code tokens, teacher-forced training loss, and top-K decoding with the trie-constrained
+(or unconstrained) beam search over a shared encoder output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from genrec_bench.generative.beam_search import BeamResult, beam_search
+from genrec_bench.generative.semantic_ids import SemanticIds
+from genrec_bench.generative.t5_generator import SharedEncoderDecoder, T5GeneratorConfig, build_t5
+from genrec_bench.generative.trie import PrefixTrie
+
+
+class SemanticIdSeq2Seq:
+    """Args:
+    ids: the semantic-ID artifact (defines the vocabulary).
+    config: T5 sizes.
+    device: where the model lives.
+    """
+
+    def __init__(self, ids: SemanticIds, config: T5GeneratorConfig, device: torch.device) -> None:
+        self.ids = ids
+        self.device = device
+        self.model = build_t5(config, ids.vocab_size).to(device)
+        self.item_tokens = torch.from_numpy(ids.tokens()).to(device)              # [n_items + 1, L]
+        self.level_offsets = torch.from_numpy(ids.level_offsets).to(device)
+        self.trie = PrefixTrie.build(ids.codes[1:], ids.level_sizes).to(device)
+
+    def encoder_inputs(self, history: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """History items ``[B, H]`` (0 = padding) -> token ids ``[B, H*L]`` and attention mask."""
+        items = torch.from_numpy(history).to(self.device)
+        tokens = self.item_tokens[items].reshape(items.shape[0], -1)               # pads map to 0
+        return tokens, (tokens != 0).long()
+
+    def loss(self, history: np.ndarray, targets: np.ndarray, temperature: float = 1.0) -> torch.Tensor:
+        """Mean token cross-entropy of the targets' codes; logits divided by ``temperature``
+        (1.0 = TIGER; LETTER's ranking-guided loss uses another value)."""
+        input_ids, mask = self.encoder_inputs(history)
+        labels = self.item_tokens[torch.from_numpy(targets).to(self.device)]       # [B, L]
+        logits = self.model(input_ids=input_ids, attention_mask=mask, labels=labels).logits
+        return F.cross_entropy((logits / temperature).reshape(-1, logits.shape[-1]), labels.reshape(-1))
+
+    @torch.no_grad()
+    def decode(self, history: np.ndarray, beam_width: int, constrained: bool = True) -> BeamResult:
+        input_ids, mask = self.encoder_inputs(history)
+        decoder = SharedEncoderDecoder(self.model)
+        decoder.encode(input_ids, mask)
+        return beam_search(decoder.step, batch_size=input_ids.shape[0], level_offsets=self.level_offsets,
+                           level_sizes=self.ids.level_sizes, beam_width=beam_width,
+                           trie=self.trie if constrained else None,
+                           code_to_item=None if constrained else self._codes_to_items, device=self.device)
+
+    def _codes_to_items(self, codes: torch.Tensor) -> torch.Tensor:
+        """``[B, W, L]`` codes -> items (0 where no item has these codes), through the trie."""
+        node = torch.zeros(codes.shape[:2], dtype=torch.long, device=codes.device)
+        for level in range(codes.shape[2]):
+            node = torch.where(node >= 0, self.trie.children[level][node.clamp(min=0), codes[..., level]], node)
+        return torch.where(node >= 0, self.trie.leaf_item[node.clamp(min=0)], torch.zeros_like(node))

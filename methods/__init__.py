@@ -1,0 +1,1 @@
+"""Semantic-ID generative methods: one file per method, each implementing the Recommender interface."""
