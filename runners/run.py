@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import logging
 import resource
 import shlex
 import sys
@@ -78,6 +79,7 @@ def _peak_rss_mb() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         return run(args, argv if argv is not None else sys.argv[1:])
     except (GenRecError, UnknownNameError) as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from tqdm.auto import tqdm
 
 from genrec_bench.recommender import FitReport, Recommender
 from genrec_bench.training.early_stopping import EarlyStopping
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,9 @@ def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
             bar.set_postfix(loss=f"{stats.get('loss', float('nan')):.4f}", valid=f"{value:.4f}",
                             best=f"{stopper.best_value:.4f}@{stopper.best_epoch}")
         report.epochs.append(stats)
+        log.info("%s epoch %d: %s", model.name, epoch,
+                 ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in stats.items() if k != "epoch"))
         if stop:
             report.stopped_by = "patience"
             break
