@@ -26,6 +26,7 @@ from genrec_bench.data.catalog import dataset_names, load_dataset, resolve_data_
 from genrec_bench.data.split import leave_last_out
 from genrec_bench.errors import GenRecError, UnknownNameError
 from genrec_bench.evaluation import EvalConfig, Evaluator, Validator
+from genrec_bench.evaluation.breakdown import head_items, popularity_breakdown
 from genrec_bench.records import RunRecord, capture_environment, run_directory
 from genrec_bench.records.record import RECORD_FILE
 from genrec_bench.registry import PROFILE_NAMES, get_method, method_names
@@ -128,6 +129,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     rss["evaluate"] = _peak_rss_mb()
 
     metric_names = list(eval_config.metrics)
+    head = head_items(splits.train_item_counts())
     text = dataset.item_text
     notes = []
     if getattr(model, "uses_item_text", False) and text is not None and text.is_proxy:
@@ -146,7 +148,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                                                      "description": text.description,
                                                      "fields": sorted(text.fields)}},
         environment=capture_environment(device),
-        metrics={"valid": valid_result.metrics(metric_names), "test": test_result.metrics(metric_names)},
+        metrics={"valid": valid_result.metrics(metric_names), "test": test_result.metrics(metric_names),
+                 "test_by_popularity": popularity_breakdown(test_result, head, metric_names)},
         training={"epochs": report.epochs, "best_epoch": report.best_epoch,
                   "best_valid": report.best_valid, "stopped_by": report.stopped_by,
                   "selection_metric": validator.metric, **report.extra},

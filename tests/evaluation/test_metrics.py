@@ -28,3 +28,17 @@ def test_parse_metric_rejects_malformed_keys():
     for bad in ("ndcg", "ndcg@", "ndcg@0", "NDCG@x", "hit@10"):
         with pytest.raises(ValueError):
             parse_metric(bad)
+
+
+def test_head_tail_breakdown():
+    from genrec_bench.evaluation import EvalResult
+    from genrec_bench.evaluation.breakdown import head_items, popularity_breakdown
+
+    counts = np.array([0, 5, 1, 9, 1, 0, 2, 2, 1, 1, 3])   # 10 items; the top 20 % are items 3 and 1
+    head = head_items(counts, 0.2)
+    assert np.flatnonzero(head).tolist() == [1, 3]
+    result = EvalResult(users=np.arange(4), targets=np.array([3, 1, 2, 7]), ranks=np.array([1, 11, 2, 30]),
+                        tied=np.zeros(4, bool), ranking="full", cutoff=None)
+    out = popularity_breakdown(result, head, ["recall@10"])
+    assert out["head"] == {"users": 2, "recall@10": 0.5}
+    assert out["tail"] == {"users": 2, "recall@10": 0.5}
