@@ -1,0 +1,1 @@
+"""Paper-style tables built from run records and the registry of reported numbers."""

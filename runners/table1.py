@@ -1,0 +1,204 @@
+"""FlexCode's Table 1 from run records: methods x (Beauty, Sports, KuaiRand) x (R@5, N@5, R@10, N@10).
+
+    python -m runners.table1                       # render from the records in results/
+    python -m runners.table1 --train-missing       # first train every missing cell (resumes)
+    python -m runners.table1 --train-missing --shard 0/4   # one share of the missing cells
+
+Each measured cell shows our test mean over seeds (± standard deviation when there are
+several seeds), then the paper's number and our/paper ratio in parentheses. Per dataset and
+metric, the family "best method vs every other measured method" is tested on per-user values
+(averaged over seeds) and corrected (Holm by default); ``*`` marks a method significantly
+below the best. Bold = best, underlined = second among our measured methods. Rows the suite
+does not implement show the paper's numbers in brackets, marked as reported only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from genrec_bench.data.catalog import dataset_names, get_card, resolve_data_root
+from genrec_bench.errors import GenRecError
+from genrec_bench.records.atomic import atomic_write_bytes
+from genrec_bench.registry import method_names
+from genrec_bench.reported import load_reported, lookup
+from genrec_bench.stats import compare_family
+from genrec_bench.tables.cells import MethodResults, collect
+from genrec_bench.tables.render import Cell, render
+
+PAPER, TABLE = "flexcode", "Table 1"
+DATASETS = ("amazon2014-beauty", "amazon2014-sports", "kuairand-1k")
+METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
+SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@10"}
+DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger", "flexcode")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m runners.table1", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), help="our methods to show")
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS), help="column groups")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds to use (those present)")
+    p.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"))
+    p.add_argument("--test", default="t-test", choices=("t-test", "wilcoxon", "permutation"))
+    p.add_argument("--correction", default="holm", choices=("holm", "bh", "none"))
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--train-missing", action="store_true",
+                   help="train every missing (method, dataset, seed) cell first; finished runs are skipped")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="with --train-missing: only the cells whose index modulo N is I")
+    return p
+
+
+def missing_cells(args, results_dir: Path) -> list[tuple[str, str, int]]:
+    cells = []
+    registered = set(method_names())
+    for dataset in args.datasets:
+        for method in args.methods:
+            if method not in registered:
+                continue
+            found = collect(results_dir, dataset, method, args.profile, args.seeds)
+            have = set(found.seeds) if found else set()
+            cells += [(method, dataset, s) for s in args.seeds if s not in have]
+    return cells
+
+
+def shard_of(cells: list, shard: str | None) -> list:
+    if shard is None:
+        return cells
+    index, _, count = shard.partition("/")
+    i, n = int(index), int(count)
+    if not 0 <= i < n:
+        raise GenRecError(f"--shard expects I/N with 0 <= I < N, got {shard!r}")
+    return [c for k, c in enumerate(sorted(cells)) if k % n == i]
+
+
+def dataset_status(name: str, data_root: str | None) -> str | None:
+    """None when the data is present, else how to obtain it."""
+    if name not in dataset_names():
+        return "not a dataset this suite knows"
+    try:
+        root = resolve_data_root(data_root)
+    except GenRecError as error:
+        return str(error)
+    card = get_card(name)
+    folder = Path(root) / card.folder
+    if folder.is_dir() and any(folder.iterdir()):
+        return None
+    return f"data absent: put the files of {card.folder!r} under {root} " \
+           f"(`python -m genrec_bench.data.download {name}` fetches the raw public files)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    results_dir = Path(args.results_dir)
+    try:
+        if args.train_missing:
+            from runners import run
+
+            todo = shard_of(missing_cells(args, results_dir), args.shard)
+            for method, dataset, seed in todo:
+                if dataset_status(dataset, args.data_root) is None:
+                    run.main(["--method", method, "--dataset", dataset, "--profile", args.profile,
+                              "--seed", str(seed), "--results-dir", str(results_dir), "--no-progress"]
+                             + (["--data-root", args.data_root] if args.data_root else []))
+        text = build_table(args, results_dir)
+    except GenRecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0
+
+
+def build_table(args, results_dir: Path) -> str:
+    reported = lookup(load_reported(), paper_contains=PAPER, table=TABLE)
+    paper_rows: list[tuple[str, str]] = []
+    for number in reported:
+        if (number.method, number.method_label) not in paper_rows:
+            paper_rows.append((number.method, number.method_label))
+    labels = dict(paper_rows)
+    order = [m for m, _ in paper_rows] + [m for m in args.methods if m not in labels]
+    shown = [m for m in order if m in args.methods or m in labels]
+    headers = [f"{d} {SHORT[m]}" for d in args.datasets for m in METRICS]
+
+    results: dict[tuple[str, str], MethodResults] = {}
+    for dataset in args.datasets:
+        for method in args.methods:
+            found = collect(results_dir, dataset, method, args.profile, args.seeds)
+            if found is not None:
+                results[(method, dataset)] = found
+
+    cells: dict[tuple[str, str, str], Cell] = {}
+    families = []
+    for dataset in args.datasets:
+        for metric in METRICS:
+            measured = {m: results[(m, dataset)] for m in args.methods if (m, dataset) in results}
+            means = {m: float(r.per_seed_means(metric).mean()) for m, r in measured.items()}
+            below: set[str] = set()
+            if len(measured) >= 2:
+                family = compare_family({m: r.per_user(metric) for m, r in measured.items()},
+                                        metric=metric, test=args.test, correction=args.correction,
+                                        alpha=args.alpha, seed=0, dataset=dataset)
+                families.append(family)
+                below = {c.method_b for c in family.comparisons if c.significant and c.mean_diff > 0}
+            ranking = sorted(means, key=lambda m: -means[m])
+            for method in shown:
+                paper = lookup(reported, dataset=dataset, method=method, metric=metric)
+                paper_value = paper[0].value if paper else None
+                if method in measured:
+                    seeds = measured[method].per_seed_means(metric)
+                    cells[(method, dataset, metric)] = Cell(
+                        ours=means[method], std=float(seeds.std(ddof=1)) if seeds.size > 1 else None,
+                        n_seeds=int(seeds.size), worse_than_best=method in below,
+                        place=ranking.index(method) + 1 if ranking.index(method) < 2 else None,
+                        paper=paper_value)
+                else:
+                    cells[(method, dataset, metric)] = Cell(paper=paper_value)
+    rows = []
+    for method in shown:
+        label = labels.get(method, method)
+        if method not in args.methods or not any((method, d) in results for d in args.datasets):
+            label += " (reported only)" if method in labels else " (no runs)"
+        rows.append((label, [cells[(method, d, m)] for d in args.datasets for m in METRICS]))
+    caption = caption_text(args, results, families)
+    out_dir = results_dir / "tables"
+    for style, suffix in (("markdown", "md"), ("latex", "tex"), ("csv", "csv")):
+        body = render(rows, headers, style)
+        if style == "markdown":
+            body = f"{body}\n\n{caption}\n"
+        elif style == "latex":
+            body = f"% {caption}\n{body}\n"
+        atomic_write_bytes(out_dir / f"table1.{suffix}", body.encode())
+    return render(rows, headers, "markdown") + "\n\n" + caption
+
+
+def caption_text(args, results: dict, families: list) -> str:
+    seeds = sorted({s for r in results.values() for s in r.seeds})
+    proxy = sorted({d for (m, d), r in results.items() if r.proxy_text})
+    lines = [
+        f"Table 1 (FlexCode, Hui et al. 2025) rebuilt from run records, profile '{args.profile}', "
+        f"seeds {seeds or 'none'}; test split, full ranking over all items, leave-last-out.",
+        "Cell: our mean over seeds (±std when several seeds), then (paper value, ours/paper); "
+        "[x] = the paper's number only (method not run here). Bold = best, underlined = second among our runs.",
+        f"Significance: paired two-sided {args.test} on per-user values (averaged over seeds), family = the "
+        f"best method vs each other measured method, per dataset and metric; {args.correction} correction "
+        f"at alpha={args.alpha}; * = significantly below the best.",
+    ]
+    if args.profile != "paper":
+        lines.append(f"Profile '{args.profile}' uses schedules sized for its budget, not the papers'.")
+    if proxy:
+        lines.append(f"Item text on {', '.join(proxy)} is a PROXY (IDGenRec 3-7 word texts), not the real titles.")
+    for dataset in args.datasets:
+        status = dataset_status(dataset, args.data_root)
+        if status is not None:
+            lines.append(f"{dataset}: {status}; the paper's numbers are shown.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
