@@ -1,8 +1,10 @@
 """Deterministic beam search over semantic IDs, optionally constrained by a prefix trie.
 
-The decoder is any callable ``step(prefix_tokens [B, W, t+1]) -> log-probs [B, W, V]`` for the
-next token; the T5 generator provides one that runs the encoder once per user and shares its
-output across the user's beams. At every step the candidates of all beams of a user are
+The decoder is any callable ``step(tokens [B, W], parents [B, W] | None) -> log-probs [B, W, V]``
+that appends one token to each beam (``parents`` = which previous beam each one continues,
+``None`` on the first call with the start token) and returns the next token's log-probabilities;
+the T5 generator provides one that runs the encoder once per user, shares its output across
+the user's beams and caches self-attention. At every step the candidates of all beams of a user are
 scored (``beam score + log p(code)``) and the best ``W`` survive; with a trie, codes that leave
 the set of valid item IDs get ``-inf`` before the selection. Scores are sequence
 log-probabilities under the model (log-softmax over the whole vocabulary, then masking: the
@@ -18,7 +20,7 @@ import torch
 
 from genrec_bench.generative.trie import PrefixTrie
 
-StepFn = Callable[[torch.Tensor], torch.Tensor]
+StepFn = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor,
     """Run the search for ``B`` users at once.
 
     Args:
-        step: next-token log-probabilities for token prefixes ``[B, W, t+1]``.
+        step: appends ``tokens [B, W]`` to the beams ``parents [B, W]`` continue and returns
+            next-token log-probabilities ``[B, W, V]``.
         level_offsets: int64 ``[L]``, the token id of code 0 of each level.
         level_sizes: codes per level.
         beam_width: beams kept per user (``>=`` the top-K asked for).
@@ -51,13 +54,14 @@ def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor,
     """
     device = torch.device(device)
     depth = len(level_sizes)
-    prefix = torch.full((batch_size, 1, 1), start_token, dtype=torch.long, device=device)
+    last_tokens = torch.full((batch_size, 1), start_token, dtype=torch.long, device=device)
+    parents: torch.Tensor | None = None
     scores = torch.zeros(batch_size, 1, device=device)
     nodes = torch.zeros(batch_size, 1, dtype=torch.long, device=device)   # trie node per beam
     codes = torch.zeros(batch_size, 1, 0, dtype=torch.long, device=device)
     for level in range(depth):
         size = level_sizes[level]
-        log_probs = step(prefix)                                          # [B, W, V]
+        log_probs = step(last_tokens, parents)                            # [B, W, V]
         offset = int(level_offsets[level])
         level_lp = log_probs[..., offset:offset + size]                   # [B, W, K]
         if trie is not None:
@@ -72,8 +76,7 @@ def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor,
         if trie is not None:
             nodes = children.reshape(batch_size, -1).gather(1, flat)
             nodes = torch.where(torch.isinf(scores), torch.full_like(nodes, -1), nodes)
-        token = (code + offset).unsqueeze(-1)
-        prefix = torch.cat([prefix.gather(1, parent.unsqueeze(-1).expand(-1, -1, prefix.shape[2])), token], dim=2)
+        last_tokens, parents = code + offset, parent
     if trie is not None:
         items = trie.leaf_item[nodes.clamp(min=0)]
         items = torch.where(nodes < 0, torch.zeros_like(items), items)

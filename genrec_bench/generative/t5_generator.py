@@ -4,10 +4,9 @@ decoding path that shares each user's encoder output across all of that user's b
 ``SharedEncoderDecoder`` reuses the T5 weights but lays the computation out for beam search:
 the encoder runs once per user; each decoder layer's cross-attention keys and values are
 projected once per user; at every step the ``W`` beams of a user attend to them as one
-query block of length ``W * t`` (no copies of the encoder output per beam). Semantic IDs
-are only ``L`` (3-5) tokens long, so each step recomputes the decoder over the short prefix
-instead of keeping a self-attention cache. Tests check the step's log-probabilities against
-the model's own ``forward``.
+query block (no copies of the encoder output per beam); self-attention keys and values are
+cached and reordered by parent beam, so a step processes one new position per beam. Tests
+check the step's log-probabilities against the model's own ``forward``.
 """
 
 from __future__ import annotations
@@ -69,6 +68,8 @@ class SharedEncoderDecoder:
                                          model.config.tie_word_embeddings))
         self.cross_kv: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.encoder_bias: torch.Tensor | None = None
+        self.self_kv: list[tuple[torch.Tensor, torch.Tensor] | None] = []
+        self._width = 1
 
     @torch.no_grad()
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
@@ -88,29 +89,44 @@ class SharedEncoderDecoder:
         self.encoder_bias = self.encoder_bias[:, None, None, :]
 
     @torch.no_grad()
-    def step(self, prefix: torch.Tensor) -> torch.Tensor:
-        """Next-token log-probabilities ``[B, W, V]`` for decoder prefixes ``[B, W, T]``."""
-        b, w, t = prefix.shape
+    def step(self, tokens: torch.Tensor, parents: torch.Tensor | None) -> torch.Tensor:
+        """Next-token log-probabilities ``[B, W, V]`` after appending ``tokens [B, W]``.
+
+        ``parents [B, W]`` says which beam of the previous call each beam continues
+        (``None`` on the first call, which must pass the decoder start token). The
+        self-attention keys/values of earlier positions are cached and reordered by
+        ``parents``, so every call processes one new position per beam.
+        """
+        b, w = tokens.shape
         dec = self.decoder
-        hidden = dec.embed_tokens(prefix.reshape(b * w, t))                    # [BW, T, d]
+        if parents is None:
+            self.self_kv = [None] * len(dec.block)
+        else:
+            rows = (parents + torch.arange(b, device=parents.device).unsqueeze(1) * parents.new_tensor(self._width)).reshape(-1)
+            self.self_kv = [(k[rows], v[rows]) for k, v in self.self_kv]
+        self._width = w
+        t = 1 if parents is None else self.self_kv[0][0].shape[2] + 1
+        hidden = dec.embed_tokens(tokens.reshape(b * w, 1))                     # [BW, 1, d]
         first = dec.block[0].layer[0].SelfAttention
-        self_bias = first.compute_bias(t, t, device=prefix.device)             # [1, H, T, T]
-        causal = torch.triu(torch.ones(t, t, dtype=torch.bool, device=prefix.device), diagonal=1)
-        self_bias = self_bias.masked_fill(causal, torch.finfo(hidden.dtype).min)
-        for block, (k_enc, v_enc) in zip(dec.block, self.cross_kv, strict=True):
+        self_bias = first.compute_bias(t, t, device=tokens.device)[:, :, -1:, :]  # [1, H, 1, t]
+        for index, (block, (k_enc, v_enc)) in enumerate(zip(dec.block, self.cross_kv, strict=True)):
             self_layer, cross_layer, ff_layer = block.layer[0], block.layer[1], block.layer[2]
-            # causal self-attention within each beam
+            # self-attention of the new position over this beam's cached positions
             attn = self_layer.SelfAttention
             x = self_layer.layer_norm(hidden)
-            q, k, v = (_heads(proj(x), attn) for proj in (attn.q, attn.k, attn.v))   # [BW, H, T, dk]
+            q, k, v = (_heads(proj(x), attn) for proj in (attn.q, attn.k, attn.v))   # [BW, H, 1, dk]
+            if self.self_kv[index] is not None:
+                k = torch.cat([self.self_kv[index][0], k], dim=2)
+                v = torch.cat([self.self_kv[index][1], v], dim=2)
+            self.self_kv[index] = (k, v)
             out = torch.softmax(q @ k.transpose(-1, -2) + self_bias, dim=-1) @ v
             hidden = hidden + attn.o(_merge(out))
             # cross-attention: the W beams of a user form one query block over its encoder output
             attn = cross_layer.EncDecAttention
-            x = cross_layer.layer_norm(hidden).reshape(b, w * t, -1)
-            q = _heads(attn.q(x), attn)                                          # [B, H, W*T, dk]
+            x = cross_layer.layer_norm(hidden).reshape(b, w, -1)
+            q = _heads(attn.q(x), attn)                                          # [B, H, W, dk]
             out = torch.softmax(q @ k_enc.transpose(-1, -2) + self.encoder_bias, dim=-1) @ v_enc
-            hidden = hidden + attn.o(_merge(out)).reshape(b * w, t, -1)
+            hidden = hidden + attn.o(_merge(out)).reshape(b * w, 1, -1)
             hidden = hidden + ff_layer.DenseReluDense(ff_layer.layer_norm(hidden))
         last = dec.final_layer_norm(hidden[:, -1])                              # [BW, d]
         if self.scale_output:

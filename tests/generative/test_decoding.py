@@ -47,7 +47,11 @@ def test_shared_encoder_step_matches_the_model_forward(setup):
     dec = SharedEncoderDecoder(model)
     dec.encode(inputs, mask)
     prefix = torch.tensor([[0, 5, 9], [0, 3, 7]]).unsqueeze(0).expand(6, -1, -1).contiguous()   # [B, W=2, T=3]
-    got = dec.step(prefix)
+    # first call: one beam with the start token; then two beams that both continue beam 0,
+    # then each continues itself (parents are reordered through the cache)
+    dec.step(prefix[:, :1, 0], None)
+    dec.step(prefix[:, :, 1], torch.zeros(6, 2, dtype=torch.long))
+    got = dec.step(prefix[:, :, 2], torch.tensor([[0, 1]] * 6))
     with torch.no_grad():
         for w in range(2):
             logits = model(input_ids=inputs, attention_mask=mask, decoder_input_ids=prefix[:, w]).logits[:, -1]
@@ -74,8 +78,8 @@ def test_trie_never_returns_an_invalid_id():
     codes = np.array([[0, 1], [0, 2], [3, 0]])
     trie = PrefixTrie.build(codes, (4, 3))
 
-    def uniform(prefix):
-        return torch.log_softmax(torch.randn(prefix.shape[0], prefix.shape[1], 2 + 7), -1)
+    def uniform(tokens, parents):
+        return torch.log_softmax(torch.randn(tokens.shape[0], tokens.shape[1], 2 + 7), -1)
 
     res = beam_search(uniform, batch_size=3, level_offsets=torch.tensor([2, 6]), level_sizes=(4, 3),
                       beam_width=5, trie=trie)
