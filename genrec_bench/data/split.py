@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genrec_bench.data.types import Sequences, SequenceDataset
+from genrec_bench.data.types import SequenceDataset, Sequences
 from genrec_bench.errors import DataError
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from genrec_bench.data.split import leave_last_out
-from genrec_bench.data.types import Sequences, SequenceDataset
+from genrec_bench.data.types import SequenceDataset, Sequences
 
 
 def naive_pad(seqs, width, align):

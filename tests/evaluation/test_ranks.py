@@ -8,7 +8,6 @@ from genrec_bench.evaluation.ranks import ranks_from_scores, ranks_from_top_k
 
 def brute_force_rank(scores: np.ndarray, target: int, pessimistic: bool) -> int:
     """Rank by sorting: position of the target among items 1..N (column 0 excluded)."""
-    items = np.arange(1, scores.shape[0])
     s = scores[1:]
     t = scores[target]
     better = int((s > t).sum())

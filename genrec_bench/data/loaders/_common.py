@@ -64,7 +64,7 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
     number = 0
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):  # noqa: B007 (used in except)
+            for number, line in enumerate(handle, start=1):
                 line = line.rstrip("\r\n")
                 if line.strip():
                     yield number, line
@@ -187,22 +187,22 @@ def csr_offsets(lengths: np.ndarray) -> np.ndarray:
     return offsets
 
 
+def _leaves(value: Any) -> Iterator[str]:
+    if isinstance(value, list | tuple):
+        for element in value:
+            yield from _leaves(element)
+    elif value is not None:
+        text = f"{value:g}" if isinstance(value, float) else str(value).strip()
+        if text:
+            yield text
+
+
 def flatten_text(value: Any, *, sep: str = ", ") -> str:
-    """A metadata value as one string: lists (of lists) are flattened, duplicates dropped."""
-    if value is None:
-        return ""
+    """A metadata value as one string: lists (of lists) are flattened and joined with
+    ``sep``, repeated entries kept once (2014 ``categories`` repeat their top level)."""
     if isinstance(value, str):
         return value.strip()
-    if isinstance(value, list | tuple):
-        parts: list[str] = []
-        for element in value:
-            text = flatten_text(element, sep=sep)
-            if text and text not in parts:
-                parts.append(text)
-        return sep.join(parts)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value).strip()
+    return sep.join(dict.fromkeys(_leaves(value)))
 
 
 def text_columns(item_ids: np.ndarray, records: Mapping[str, Mapping[str, Any]],
