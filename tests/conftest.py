@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genrec_bench.data.split import SequenceSplits, leave_last_out
-from genrec_bench.data.types import Sequences, SequenceDataset
+from genrec_bench.data.types import SequenceDataset, Sequences
 
 
 def cyclic_dataset(n_users: int = 300, n_items: int = 30, seed: int = 0) -> SequenceDataset:
@@ -28,3 +28,15 @@ def cyclic_dataset(n_users: int = 300, n_items: int = 30, seed: int = 0) -> Sequ
 @pytest.fixture(scope="session")
 def cyclic_splits() -> SequenceSplits:
     return leave_last_out(cyclic_dataset())
+
+
+@pytest.fixture(scope="session")
+def real_data_root():
+    """The folder of real datasets (``$GENREC_DATA`` or ``../shared/data``); skip if absent."""
+    import os
+    from pathlib import Path
+
+    root = Path(os.environ.get("GENREC_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+    if not (root / "amazon2014-beauty").is_dir():
+        pytest.skip(f"real data not found under {root}")
+    return root.resolve()

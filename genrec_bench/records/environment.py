@@ -21,15 +21,19 @@ def _git(*args: str) -> str | None:
         out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    return out.stdout if out.returncode == 0 else None
+
+
+#: the files that can change what a run computes; edits elsewhere (tests, docs, records) do not
+RUN_CODE = ("genrec_bench/", "baselines/", "methods/", "runners/", "datasets/", "pyproject.toml")
 
 
 def code_version() -> dict:
-    """``{"commit", "dirty", "dirty_files"}``; dirty = tracked source files differ from HEAD
-    (run records under ``results/`` do not count)."""
-    commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") or ""
-    changed = [line[3:] for line in status.splitlines() if line[3:] and not line[3:].startswith("results/")]
+    """``{"commit", "dirty", "dirty_files"}``: ``dirty`` = a file under ``RUN_CODE`` differs
+    from the commit or is not tracked yet (then the commit alone does not reproduce the run)."""
+    commit = (_git("rev-parse", "HEAD") or "").strip() or None
+    status = _git("status", "--porcelain", "--untracked-files=all", "--", *RUN_CODE) or ""
+    changed = [line[3:] for line in status.splitlines() if len(line) > 3]
     return {"commit": commit, "dirty": bool(changed), "dirty_files": changed[:20]}
 
 
