@@ -53,5 +53,6 @@ def test_a_method_in_another_package_is_found_through_its_entry_point(monkeypatc
                       value="tests.core.plugin_example.external_method")
     monkeypatch.setattr(registry, "entry_points", lambda group: [fake] if group == registry.ENTRY_POINT_GROUP else [])
     monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # leave no trace
     spec = registry.get_method("external-popularity")
     assert spec.make_config("cpu").width == 5
