@@ -146,7 +146,8 @@ class BERT4Rec(Recommender):
 
         schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience,
                             time_budget_s=cfg.time_budget_s)
-        return run_epochs(self, train_epoch, validator, schedule)
+        return run_epochs(self, train_epoch, validator, schedule, optimizer=optimizer,
+                          generators={"data_order": rng, "masking": generator}, checkpoint_path=self.checkpoint_path)
 
     def score_all(self, histories: HistoryBatch) -> torch.Tensor:
         cfg: BERT4RecConfig = self.config

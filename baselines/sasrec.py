@@ -105,7 +105,8 @@ class SASRec(Recommender):
 
         schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience,
                             time_budget_s=cfg.time_budget_s)
-        return run_epochs(self, train_epoch, validator, schedule)
+        return run_epochs(self, train_epoch, validator, schedule, optimizer=optimizer,
+                          generators={"data_order": rng}, checkpoint_path=self.checkpoint_path)
 
     def score_all(self, histories: HistoryBatch) -> torch.Tensor:
         cfg: SASRecConfig = self.config

@@ -176,7 +176,8 @@ class TIGER(Recommender):
 
         schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience, eval_every=cfg.eval_every,
                             time_budget_s=cfg.time_budget_s)
-        report = run_epochs(self, train_epoch, validator, schedule)
+        report = run_epochs(self, train_epoch, validator, schedule, optimizer=optimizer,
+                          generators={"data_order": rng}, checkpoint_path=self.checkpoint_path)
         report.extra["semantic_ids"] = {"level_sizes": list(self.ids.level_sizes),
                                         "diagnostics": self.ids.diagnostics,
                                         "text_embeddings": embedding_info}

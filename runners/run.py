@@ -4,7 +4,10 @@
 
 The record goes to ``results/runs/<dataset>/<method>/<profile>-seed<N>-<config hash>/``.
 A run whose record already exists (same method, dataset, profile, seed, config and
-evaluation settings) is not repeated unless ``--force`` is given.
+evaluation settings) is not repeated unless ``--force`` is given. Training state is
+checkpointed after every epoch under ``results/checkpoints/``: re-running the command of a
+run that was stopped (even by SIGKILL) resumes it and ends with the same result as an
+uninterrupted run.
 """
 
 from __future__ import annotations
@@ -59,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how a target tied with other items is ranked. Default: pessimistic")
     parser.add_argument("--mask-history", action="store_true",
                         help="remove history items from the ranking (default: off, as TIGER/LETTER)")
-    parser.add_argument("--force", action="store_true", help="re-run even if the record exists")
+    parser.add_argument("--force", action="store_true",
+                        help="run from scratch even if the record or a checkpoint exists "
+                             "(by default a stopped run resumes from its last finished epoch)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return parser
 
@@ -109,6 +114,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     t_start = time.perf_counter()
     device = resolve_device(args.device)
+    environment = capture_environment(device)  # the code as it is when the run starts
+    checkpoint = Path(args.results_dir) / "checkpoints" / directory.relative_to(Path(args.results_dir) / "runs") \
+        / "training.pt"
+    if args.force:
+        checkpoint.unlink(missing_ok=True)
+    elif checkpoint.exists():
+        print(f"resuming from {checkpoint} (the same command was stopped before it finished)")
     seed_everything(args.seed)
     dataset = load_dataset(args.dataset, resolve_data_root(args.data_root))
     splits = leave_last_out(dataset)
@@ -117,6 +129,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     evaluator = Evaluator(eval_config, n_items=splits.n_items)
     model = spec.recommender(config, device=device, seed=args.seed)
+    model.checkpoint_path = checkpoint
     validator = Validator(evaluator, splits.valid, metric=getattr(config, "selection_metric", "ndcg@10"))
     report = model.fit(splits, validator)
     t_fitted = time.perf_counter()
@@ -147,7 +160,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
               "item_text": None if text is None else {"is_proxy": text.is_proxy,
                                                      "description": text.description,
                                                      "fields": sorted(text.fields)}},
-        environment=capture_environment(device),
+        environment=environment,
         metrics={"valid": valid_result.metrics(metric_names), "test": test_result.metrics(metric_names),
                  "test_by_popularity": popularity_breakdown(test_result, head, metric_names)},
         training={"epochs": report.epochs, "best_epoch": report.best_epoch,
@@ -168,6 +181,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         run_id=directory.name,
     )
     path = record.write(directory, {"valid": valid_result, "test": test_result})
+    checkpoint.unlink(missing_ok=True)
     print(f"record: {path}")
     _print_summary(record.to_json())
     return 0
