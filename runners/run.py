@@ -2,6 +2,9 @@
 
     python -m runners.run --method sasrec --dataset amazon2014-beauty --profile cpu --seed 0
 
+Several processes: ``torchrun --nproc_per_node N -m runners.run ...`` (DistributedDataParallel;
+gloo on CPUs, NCCL on GPUs); several machines: add ``--nnodes``/``--node_rank``/``--rdzv_endpoint``.
+
 The record goes to ``results/runs/<dataset>/<method>/<profile>-seed<N>-<config hash>/``.
 A run whose record already exists (same method, dataset, profile, seed, config and
 evaluation settings) is not repeated unless ``--force`` is given. Training state is
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import datetime as dt
 import json
 import logging
@@ -23,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import torch
 from tabulate import tabulate
 
 from genrec_bench.data.catalog import dataset_names, load_dataset, resolve_data_root
@@ -30,10 +35,11 @@ from genrec_bench.data.split import leave_last_out
 from genrec_bench.errors import GenRecError, UnknownNameError
 from genrec_bench.evaluation import EvalConfig, Evaluator, Validator
 from genrec_bench.evaluation.breakdown import head_items, popularity_breakdown
-from genrec_bench.records import RunRecord, capture_environment, run_directory
+from genrec_bench.records import RunRecord, atomic_write_bytes, capture_environment, run_directory
 from genrec_bench.records.record import RECORD_FILE
 from genrec_bench.registry import PROFILE_NAMES, get_method, method_names
 from genrec_bench.training import resolve_device, seed_everything
+from genrec_bench.training.distributed import init_from_env
 
 SUMMARY_METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 
@@ -65,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true",
                         help="run from scratch even if the record or a checkpoint exists "
                              "(by default a stopped run resumes from its last finished epoch)")
+    parser.add_argument("--save-model", action="store_true",
+                        help="also write the fitted method (model.pt, torch.save of the whole object)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return parser
 
@@ -113,7 +121,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     t_start = time.perf_counter()
+    current = init_from_env()  # torchrun: join the process group; otherwise a world of one
     device = resolve_device(args.device)
+    if current.distributed and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
     environment = capture_environment(device)  # the code as it is when the run starts
     checkpoint = Path(args.results_dir) / "checkpoints" / directory.relative_to(Path(args.results_dir) / "runs") \
         / "training.pt"
@@ -180,7 +191,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         run_id=directory.name,
     )
+    record.environment["world_size"] = current.size
+    if not current.is_main:  # only rank 0 writes
+        return 0
     path = record.write(directory, {"valid": valid_result, "test": test_result})
+    if args.save_model:
+        buffer = io.BytesIO()
+        model.checkpoint_path = None
+        torch.save(model, buffer)
+        atomic_write_bytes(directory / "model.pt", buffer.getvalue())
     checkpoint.unlink(missing_ok=True)
     print(f"record: {path}")
     _print_summary(record.to_json())

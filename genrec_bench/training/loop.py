@@ -20,6 +20,7 @@ from genrec_bench.training.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
+from genrec_bench.training.distributed import all_gather_objects, world
 from genrec_bench.training.early_stopping import EarlyStopping
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,9 @@ def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
             report.stopped_by = "patience"
         elif schedule.time_budget_s and time.perf_counter() - started >= schedule.time_budget_s:
             report.stopped_by = "time_budget"
-        if checkpoint_path is not None:
+        # every rank must stop at the same epoch: rank 0's decision is the one taken
+        report.stopped_by = all_gather_objects(report.stopped_by)[0]
+        if checkpoint_path is not None and world().is_main:
             save_checkpoint(checkpoint_path, {
                 "epoch": epoch, "modules": [m.state_dict() for m in modules],
                 "optimizer": optimizer.state_dict() if optimizer is not None else None,
