@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import datetime as dt
+import io
 import json
 import logging
 import resource
