@@ -22,6 +22,7 @@ from genrec_bench.modules import SequenceTransformer, fused_linear_cross_entropy
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK, top_k_from_scores
 from genrec_bench.registry import register_method
 from genrec_bench.training.batching import length_grouped_batches, tail_window
+from genrec_bench.training.distributed import shard, wrap
 from genrec_bench.training.loop import Schedule, adam_step, run_epochs
 from genrec_bench.training.seeding import seed_everything
 
@@ -102,6 +103,10 @@ class _BERT4RecNet(nn.Module):
             max_len=cfg.max_len, causal=False)
         self.head = _ClozeHead(cfg.hidden_size, n_items)
 
+    def forward(self, inputs: torch.Tensor, masked: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The cloze loss of ``inputs [B, L]`` (masked positions hold [MASK]) at ``masked``."""
+        return self.cloze_loss(self.encoder(inputs)[masked], targets[masked])
+
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """``[P, d]`` -> ``[P, n_items + 1]`` (column 0 = padding)."""
         return self.head(hidden, self.encoder.item_embedding.weight[: self.n_items + 1])
@@ -126,18 +131,17 @@ class BERT4Rec(Recommender):
         generator = torch.Generator().manual_seed(self.seed)
         self.net = _BERT4RecNet(cfg, splits.n_items).to(self.device)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        train_net = wrap(self.net)  # DistributedDataParallel under torchrun
         train = splits.train
         lengths = train.lengths
 
         def train_epoch(epoch: int) -> dict:
             total, steps, masked_total = 0.0, 0, 0
-            for rows in length_grouped_batches(lengths, cfg.batch_size, rng):
+            for rows in shard(length_grouped_batches(lengths, cfg.batch_size, rng)):
                 tokens = torch.from_numpy(tail_window(train, rows, cfg.max_len))
                 masked = cloze_mask(tokens, cfg.mask_ratio, cfg.ft_ratio, generator)
                 inputs = torch.where(masked, torch.full_like(tokens, self.net.mask_token), tokens)
-                hidden = self.net.encoder(inputs.to(self.device))          # [B, L, d]
-                masked = masked.to(self.device)
-                loss = self.net.cloze_loss(hidden[masked], tokens.to(self.device)[masked])
+                loss = train_net(inputs.to(self.device), masked.to(self.device), tokens.to(self.device))
                 adam_step(optimizer, loss, self.net.parameters())
                 total += loss.item()
                 steps += 1
@@ -146,7 +150,8 @@ class BERT4Rec(Recommender):
 
         schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience,
                             time_budget_s=cfg.time_budget_s)
-        return run_epochs(self, train_epoch, validator, schedule)
+        return run_epochs(self, train_epoch, validator, schedule, optimizer=optimizer,
+                          generators={"data_order": rng, "masking": generator}, checkpoint_path=self.checkpoint_path)
 
     def score_all(self, histories: HistoryBatch) -> torch.Tensor:
         cfg: BERT4RecConfig = self.config

@@ -21,6 +21,7 @@ from genrec_bench.modules import SequenceTransformer, fused_linear_cross_entropy
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK, top_k_from_scores
 from genrec_bench.registry import register_method
 from genrec_bench.training.batching import length_grouped_batches, tail_window
+from genrec_bench.training.distributed import shard, wrap
 from genrec_bench.training.loop import Schedule, adam_step, run_epochs
 from genrec_bench.training.seeding import seed_everything
 
@@ -84,15 +85,16 @@ class SASRec(Recommender):
             n_heads=cfg.n_heads, inner_size=cfg.inner_size, dropout=cfg.dropout,
             max_len=cfg.max_len, causal=True).to(self.device)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        train_net = wrap(self.net)  # DistributedDataParallel under torchrun
         train = splits.train
         lengths = train.lengths
 
         def train_epoch(epoch: int) -> dict:
             total, steps, positions = 0.0, 0, 0
-            for rows in length_grouped_batches(lengths, cfg.batch_size, rng):
+            for rows in shard(length_grouped_batches(lengths, cfg.batch_size, rng)):
                 window = torch.from_numpy(tail_window(train, rows, cfg.max_len + 1)).to(self.device)
                 inputs, targets = window[:, :-1], window[:, 1:]
-                hidden = self.net(inputs)                      # [B, L, d]
+                hidden = train_net(inputs)                     # [B, L, d]
                 real = targets > 0                             # [B, L]
                 # CE over all items at every real position: [P, d] x [n_items, d]
                 loss = fused_linear_cross_entropy(hidden[real], self.net.item_embedding.weight[1:],
@@ -105,7 +107,8 @@ class SASRec(Recommender):
 
         schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience,
                             time_budget_s=cfg.time_budget_s)
-        return run_epochs(self, train_epoch, validator, schedule)
+        return run_epochs(self, train_epoch, validator, schedule, optimizer=optimizer,
+                          generators={"data_order": rng}, checkpoint_path=self.checkpoint_path)
 
     def score_all(self, histories: HistoryBatch) -> torch.Tensor:
         cfg: SASRecConfig = self.config

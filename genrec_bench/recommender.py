@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -104,6 +105,8 @@ class Recommender(ABC):
         self.config = config
         self.device = torch.device(device)
         self.seed = seed
+        #: where ``fit`` keeps its resumable training state (set by the runner; None = none)
+        self.checkpoint_path: Path | None = None
 
     @abstractmethod
     def fit(self, splits: SequenceSplits, validator: Validator | None = None) -> FitReport:

@@ -51,6 +51,7 @@ from genrec_bench.paths import cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.registry import register_method
 from genrec_bench.training.batching import length_grouped_batches
+from genrec_bench.training.distributed import shard
 from genrec_bench.training.loop import Schedule, adam_step, run_epochs
 from genrec_bench.training.seeding import seed_everything
 
@@ -166,7 +167,7 @@ class TIGER(Recommender):
             rows, ends = fixed if fixed is not None else one_random_prefix(train, rng)
             window = np.minimum(ends, cfg.max_history)
             total, steps = 0.0, 0
-            for batch in length_grouped_batches(window, cfg.batch_size, rng):
+            for batch in shard(length_grouped_batches(window, cfg.batch_size, rng)):
                 history = history_windows(train, rows[batch], ends[batch], cfg.max_history)
                 loss = self.seq2seq.loss(history, targets_of(train, rows[batch], ends[batch]))
                 adam_step(optimizer, loss, self.model.parameters(), clip=cfg.grad_clip)
@@ -176,7 +177,8 @@ class TIGER(Recommender):
 
         schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience, eval_every=cfg.eval_every,
                             time_budget_s=cfg.time_budget_s)
-        report = run_epochs(self, train_epoch, validator, schedule)
+        report = run_epochs(self, train_epoch, validator, schedule, optimizer=optimizer,
+                          generators={"data_order": rng}, checkpoint_path=self.checkpoint_path)
         report.extra["semantic_ids"] = {"level_sizes": list(self.ids.level_sizes),
                                         "diagnostics": self.ids.diagnostics,
                                         "text_embeddings": embedding_info}

@@ -2,9 +2,15 @@
 
     python -m runners.run --method sasrec --dataset amazon2014-beauty --profile cpu --seed 0
 
+Several processes: ``torchrun --nproc_per_node N -m runners.run ...`` (DistributedDataParallel;
+gloo on CPUs, NCCL on GPUs); several machines: add ``--nnodes``/``--node_rank``/``--rdzv_endpoint``.
+
 The record goes to ``results/runs/<dataset>/<method>/<profile>-seed<N>-<config hash>/``.
 A run whose record already exists (same method, dataset, profile, seed, config and
-evaluation settings) is not repeated unless ``--force`` is given.
+evaluation settings) is not repeated unless ``--force`` is given. Training state is
+checkpointed after every epoch under ``results/checkpoints/``: re-running the command of a
+run that was stopped (even by SIGKILL) resumes it and ends with the same result as an
+uninterrupted run.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import io
 import json
 import logging
 import resource
@@ -20,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import torch
 from tabulate import tabulate
 
 from genrec_bench.data.catalog import dataset_names, load_dataset, resolve_data_root
@@ -27,10 +35,11 @@ from genrec_bench.data.split import leave_last_out
 from genrec_bench.errors import GenRecError, UnknownNameError
 from genrec_bench.evaluation import EvalConfig, Evaluator, Validator
 from genrec_bench.evaluation.breakdown import head_items, popularity_breakdown
-from genrec_bench.records import RunRecord, capture_environment, run_directory
+from genrec_bench.records import RunRecord, atomic_write_bytes, capture_environment, run_directory
 from genrec_bench.records.record import RECORD_FILE
 from genrec_bench.registry import PROFILE_NAMES, get_method, method_names
 from genrec_bench.training import resolve_device, seed_everything
+from genrec_bench.training.distributed import init_from_env
 
 SUMMARY_METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 
@@ -59,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how a target tied with other items is ranked. Default: pessimistic")
     parser.add_argument("--mask-history", action="store_true",
                         help="remove history items from the ranking (default: off, as TIGER/LETTER)")
-    parser.add_argument("--force", action="store_true", help="re-run even if the record exists")
+    parser.add_argument("--force", action="store_true",
+                        help="run from scratch even if the record or a checkpoint exists "
+                             "(by default a stopped run resumes from its last finished epoch)")
+    parser.add_argument("--save-model", action="store_true",
+                        help="also write the fitted method (model.pt, torch.save of the whole object)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return parser
 
@@ -108,7 +121,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     t_start = time.perf_counter()
+    current = init_from_env()  # torchrun: join the process group; otherwise a world of one
     device = resolve_device(args.device)
+    if current.distributed and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
+    environment = capture_environment(device)  # the code as it is when the run starts
+    checkpoint = Path(args.results_dir) / "checkpoints" / directory.relative_to(Path(args.results_dir) / "runs") \
+        / "training.pt"
+    if args.force:
+        checkpoint.unlink(missing_ok=True)
+    elif checkpoint.exists():
+        print(f"resuming from {checkpoint} (the same command was stopped before it finished)")
     seed_everything(args.seed)
     dataset = load_dataset(args.dataset, resolve_data_root(args.data_root))
     splits = leave_last_out(dataset)
@@ -117,6 +140,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     evaluator = Evaluator(eval_config, n_items=splits.n_items)
     model = spec.recommender(config, device=device, seed=args.seed)
+    model.checkpoint_path = checkpoint
     validator = Validator(evaluator, splits.valid, metric=getattr(config, "selection_metric", "ndcg@10"))
     report = model.fit(splits, validator)
     t_fitted = time.perf_counter()
@@ -147,7 +171,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
               "item_text": None if text is None else {"is_proxy": text.is_proxy,
                                                      "description": text.description,
                                                      "fields": sorted(text.fields)}},
-        environment=capture_environment(device),
+        environment=environment,
         metrics={"valid": valid_result.metrics(metric_names), "test": test_result.metrics(metric_names),
                  "test_by_popularity": popularity_breakdown(test_result, head, metric_names)},
         training={"epochs": report.epochs, "best_epoch": report.best_epoch,
@@ -167,7 +191,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         run_id=directory.name,
     )
+    record.environment["world_size"] = current.size
+    if not current.is_main:  # only rank 0 writes
+        return 0
     path = record.write(directory, {"valid": valid_result, "test": test_result})
+    if args.save_model:
+        buffer = io.BytesIO()
+        model.checkpoint_path = None
+        torch.save(model, buffer)
+        atomic_write_bytes(directory / "model.pt", buffer.getvalue())
+    checkpoint.unlink(missing_ok=True)
     print(f"record: {path}")
     _print_summary(record.to_json())
     return 0

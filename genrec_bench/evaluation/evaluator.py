@@ -17,6 +17,7 @@ from genrec_bench.data.split import EvalSplit
 from genrec_bench.evaluation.ranks import TIE_POLICIES, ranks_from_scores, ranks_from_top_k
 from genrec_bench.evaluation.result import EvalResult, parse_metric
 from genrec_bench.recommender import HistoryBatch, Recommender
+from genrec_bench.training.distributed import all_gather_objects, world
 
 DEFAULT_KS = (1, 5, 10, 20)
 DEFAULT_METRICS = tuple(f"{m}@{k}" for m in ("recall", "ndcg", "mrr") for k in DEFAULT_KS)
@@ -80,7 +81,10 @@ class Evaluator:
         # users of similar history length share a chunk, so padded batches stay narrow;
         # results are written back in the split's order
         order = np.argsort(split.histories.lengths, kind="stable")
-        for start in range(0, n, cfg.batch_size):
+        # under torch.distributed every rank ranks every size-th chunk; results are gathered
+        current = world()
+        starts = list(range(0, n, cfg.batch_size))[current.rank::current.size]
+        for start in starts:
             rows = order[start:start + cfg.batch_size]
             batch = HistoryBatch(users=split.users[rows], sequences=split.histories.select(rows))
             targets = torch.from_numpy(split.targets[rows])
@@ -98,6 +102,12 @@ class Evaluator:
                 r, t = ranks_from_top_k(items, top_scores, targets, tie_policy=cfg.tie_policy)
             ranks[rows] = r.numpy()
             tied[rows] = t.numpy()
+        if current.distributed:
+            mine = np.concatenate([order[s:s + cfg.batch_size] for s in starts]) if starts else order[:0]
+            for rows, r, t, kind in all_gather_objects((mine, ranks[mine], tied[mine], (ranking, cutoff))):
+                ranks[rows], tied[rows] = r, t
+                if kind[0] == "top-k":
+                    ranking, cutoff = kind
         return EvalResult(users=split.users.copy(), targets=split.targets.copy(), ranks=ranks,
                           tied=tied, ranking=ranking, cutoff=cutoff, settings=self.settings())
 

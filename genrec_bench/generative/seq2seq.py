@@ -15,6 +15,7 @@ from genrec_bench.generative.beam_search import BeamResult, beam_search
 from genrec_bench.generative.semantic_ids import SemanticIds
 from genrec_bench.generative.t5_generator import SharedEncoderDecoder, T5GeneratorConfig, build_t5
 from genrec_bench.generative.trie import PrefixTrie
+from genrec_bench.training.distributed import wrap
 
 
 class SemanticIdSeq2Seq:
@@ -28,9 +29,19 @@ class SemanticIdSeq2Seq:
         self.ids = ids
         self.device = device
         self.model = build_t5(config, ids.vocab_size).to(device)
+        self.train_model = wrap(self.model)  # DistributedDataParallel under torchrun
         self.item_tokens = torch.from_numpy(ids.tokens()).to(device)              # [n_items + 1, L]
         self.level_offsets = torch.from_numpy(ids.level_offsets).to(device)
         self.trie = PrefixTrie.build(ids.codes[1:], ids.level_sizes).to(device)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["train_model"] = None  # a DistributedDataParallel wrapper is not part of the model
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.train_model = self.model
 
     def encoder_inputs(self, history: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """History items ``[B, H]`` (0 = padding) -> token ids ``[B, H*L]`` and attention mask."""
@@ -43,7 +54,7 @@ class SemanticIdSeq2Seq:
         (1.0 = TIGER; LETTER's ranking-guided loss uses another value)."""
         input_ids, mask = self.encoder_inputs(history)
         labels = self.item_tokens[torch.from_numpy(targets).to(self.device)]       # [B, L]
-        logits = self.model(input_ids=input_ids, attention_mask=mask, labels=labels).logits
+        logits = self.train_model(input_ids=input_ids, attention_mask=mask, labels=labels).logits
         return F.cross_entropy((logits / temperature).reshape(-1, logits.shape[-1]), labels.reshape(-1))
 
     @torch.no_grad()

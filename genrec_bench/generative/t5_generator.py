@@ -39,6 +39,7 @@ class T5GeneratorConfig:
         checks.positive_ints(self, "d_model", "d_ff", "num_layers", "num_decoder_layers", "num_heads",
                              "d_kv", "relative_attention_num_buckets")
         checks.in_range(self, "dropout", 0.0, 1.0)
+        checks.one_of(self, "feed_forward_proj", ("relu", "gelu", "gated-gelu", "gated-silu"))
 
 
 def build_t5(config: T5GeneratorConfig, vocab_size: int) -> T5ForConditionalGeneration:

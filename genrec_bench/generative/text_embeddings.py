@@ -38,6 +38,13 @@ class TextEmbeddingConfig:
     fields: tuple[str, ...] = ()
     batch_size: int = 64
 
+    def __post_init__(self) -> None:
+        from genrec_bench import config_checks as checks
+
+        checks.positive_ints(self, "batch_size")
+        if not self.encoder:
+            raise ConfigError("TextEmbeddingConfig.encoder must name a sentence-transformers model or path")
+
 
 def item_sentences(text: ItemText, fields: tuple[str, ...] = ()) -> list[str]:
     """One sentence per item index (entry 0 = padding, ``""``)."""

@@ -6,12 +6,21 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from genrec_bench.recommender import FitReport, Recommender
+from genrec_bench.training.checkpoint import (
+    Generators,
+    capture_rng,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from genrec_bench.training.distributed import all_gather_objects, world
 from genrec_bench.training.early_stopping import EarlyStopping
 
 log = logging.getLogger(__name__)
@@ -40,20 +49,39 @@ class Schedule:
 
 def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
                validator: Callable[[Recommender], float] | None, schedule: Schedule,
-               *, progress: bool = True) -> FitReport:
+               *, optimizer: torch.optim.Optimizer | None = None, generators: Generators | None = None,
+               checkpoint_path: Path | None = None, progress: bool = True) -> FitReport:
     """Call ``train_epoch(epoch)`` until the schedule ends; restore the best validated weights.
 
     ``train_epoch`` returns a dict of epoch statistics (e.g. the mean loss); the loop adds
-    seconds, the validation value and the selection bookkeeping.
+    seconds, the validation value and the selection bookkeeping. With ``checkpoint_path``
+    the complete training state (modules, ``optimizer``, the global RNGs and the method's
+    own ``generators``, early stopping, history, time spent) is saved after every epoch and,
+    when a checkpoint exists, training resumes from it (see ``checkpoint.py``).
     """
+    generators = generators or {}
     report = FitReport()
     stopper = EarlyStopping(patience=schedule.patience)
     modules = model.torch_modules()
-    started = time.perf_counter()
-    bar = tqdm(range(1, schedule.max_epochs + 1), desc=f"{model.name} epochs", disable=None if progress else True,
-               leave=False)
+    first_epoch, spent = 1, 0.0
+    saved = load_checkpoint(checkpoint_path)
+    if saved is not None:
+        for module, state in zip(modules, saved["modules"], strict=True):
+            module.load_state_dict(state, strict=True)
+        if optimizer is not None:
+            optimizer.load_state_dict(saved["optimizer"])
+        restore_rng(saved["rng"], generators)
+        for key, value in saved["stopper"].items():
+            setattr(stopper, key, value)
+        report.epochs = saved["epochs"]
+        first_epoch, spent = saved["epoch"] + 1, saved["train_time_s"]
+        log.info("%s: resumed from %s after epoch %d", model.name, checkpoint_path, saved["epoch"])
+    started = time.perf_counter() - spent
+    bar = tqdm(range(first_epoch, schedule.max_epochs + 1), desc=f"{model.name} epochs",
+               disable=None if progress else True, leave=False)
     report.stopped_by = "max_epochs"
-    for epoch in bar:
+    finished = saved is not None and saved.get("finished")
+    for epoch in ([] if finished else bar):
         t0 = time.perf_counter()
         for m in modules:
             m.train()
@@ -73,11 +101,25 @@ def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
                            for k, v in stats.items() if k != "epoch"))
         if stop:
             report.stopped_by = "patience"
-            break
-        if schedule.time_budget_s and time.perf_counter() - started >= schedule.time_budget_s:
+        elif schedule.time_budget_s and time.perf_counter() - started >= schedule.time_budget_s:
             report.stopped_by = "time_budget"
+        # every rank must stop at the same epoch: rank 0's decision is the one taken
+        report.stopped_by = all_gather_objects(report.stopped_by)[0]
+        if checkpoint_path is not None and world().is_main:
+            save_checkpoint(checkpoint_path, {
+                "epoch": epoch, "modules": [m.state_dict() for m in modules],
+                "optimizer": optimizer.state_dict() if optimizer is not None else None,
+                "rng": capture_rng(generators), "epochs": report.epochs,
+                "stopper": {"best_value": stopper.best_value, "best_epoch": stopper.best_epoch,
+                            "bad_evals": stopper.bad_evals, "best_state": stopper.best_state},
+                "train_time_s": time.perf_counter() - started,
+                "finished": report.stopped_by != "max_epochs" or epoch == schedule.max_epochs,
+                "stopped_by": report.stopped_by})
+        if report.stopped_by != "max_epochs":
             break
     bar.close()
+    if finished:
+        report.stopped_by = saved["stopped_by"]
     if validator is not None and stopper.best_state is not None:
         stopper.restore(modules)
         report.best_epoch, report.best_valid = stopper.best_epoch, stopper.best_value

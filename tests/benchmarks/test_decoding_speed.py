@@ -69,3 +69,41 @@ def test_beam_search_is_10x_faster_than_generate(paper_size, benchmark):
           f"identical beams {agree:.3f}")
     assert agree > 0.99
     assert t_generate / t_ours >= 10
+
+
+def test_all_beauty_test_users_at_paper_size(benchmark, real_data_root):
+    """Evaluate all 22,363 Beauty test users with a paper-size TIGER (random weights, RQ-KMeans
+    IDs of random vectors: decoding cost does not depend on either). Target: under 3 minutes."""
+    if benchmark.disabled:
+        pytest.skip("a timing measurement: run with tox -e bench (--benchmark-enable)")
+    from genrec_bench.data import load_dataset
+    from genrec_bench.data.split import leave_last_out
+    from genrec_bench.evaluation import Evaluator
+    from genrec_bench.recommender import Recommender, TopK
+
+    splits = leave_last_out(load_dataset("amazon2014-beauty", real_data_root))
+    rng = np.random.default_rng(0)
+    codes, dedup = add_dedup_level(rng.integers(0, 256, size=(splits.n_items, 3)))
+    ids = SemanticIds(codes=np.vstack([np.zeros((1, 4), dtype=np.int64), codes]), level_sizes=(256, 256, 256, dedup))
+    torch.manual_seed(0)
+    seq2seq = SemanticIdSeq2Seq(ids, T5GeneratorConfig(), torch.device("cpu"))
+
+    class PaperSizeTiger(Recommender):
+        name = "tiger-paper-size"
+
+        def fit(self, splits, validator=None):
+            raise NotImplementedError
+
+        def recommend(self, histories, k):
+            result = seq2seq.decode(histories.padded(20).numpy(), BEAM)
+            return TopK(items=result.items[:, :k], scores=result.scores[:, :k])
+
+    model = PaperSizeTiger(None)
+    model.model = seq2seq.model
+    t0 = time.perf_counter()
+    result = Evaluator(n_items=splits.n_items).evaluate(model, splits.test)
+    seconds = time.perf_counter() - t0
+    benchmark.extra_info.update(seconds=seconds, users=len(result.ranks))
+    benchmark.pedantic(lambda: None, rounds=1)
+    print(f"\nall {len(result.ranks)} Beauty test users at paper size: {seconds:.1f} s")
+    assert seconds < 180

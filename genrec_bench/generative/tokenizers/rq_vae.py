@@ -41,6 +41,7 @@ class RQVAEConfig:
     def __post_init__(self) -> None:
         checks.positive_ints(self, "latent_dim", "levels", "codebook_size", "batch_size", "epochs")
         checks.in_range(self, "beta", 0.0, 10.0)
+        checks.in_range(self, "lr", 1e-12, 10.0)
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:

@@ -1,0 +1,18 @@
+"""results/REPRODUCTION.md must be regenerated whenever records change (CI check)."""
+
+from pathlib import Path
+
+from runners import reproduction
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_reproduction_file_is_current():
+    assert reproduction.main(["--results-dir", str(REPO / "results"), "--check"]) == 0
+
+
+def test_sasrec_beauty_is_compared_with_a_paper_number():
+    text = reproduction.build(REPO / "results")
+    row = next(line for line in text.splitlines() if "| amazon2014-beauty | sasrec | cpu |" in line
+               and "| ndcg@10 |" in line)
+    assert "0.0318" in row and "FlexCode" in row
