@@ -75,8 +75,8 @@ def read_log(path: Path) -> InteractionLog:
     timestamp = None
     if has_time.any():
         _first_bad(path, frame, ~has_time, "this row has no timestamp but others do")
-        digits = strip["timestamp"].str.fullmatch(r"-?\d+").to_numpy(dtype=bool)
-        _first_bad(path, frame, ~digits, "the timestamp is not an integer")
+        digits = strip["timestamp"].str.fullmatch(r"-?\d{1,18}").to_numpy(dtype=bool)
+        _first_bad(path, frame, ~digits, "the timestamp is not an integer of at most 18 digits")
         timestamp = strip["timestamp"].astype(np.int64).to_numpy()
     return InteractionLog(user=strip["user"].to_numpy(dtype=str),
                           item=strip["item"].to_numpy(dtype=str),
