@@ -75,15 +75,18 @@ def parse_meta_line(path: Path, number: int, line: str) -> dict[str, Any]:
     return record
 
 
-def read_meta(path: Path, wanted: set[str]) -> dict[str, dict[str, Any]]:
-    """Meta records of the ``wanted`` ASINs (lines of other items are skipped unparsed)."""
+def read_meta(path: Path, wanted: set[str], *, parse_line=parse_meta_line,
+              asin_pattern: re.Pattern = _ASIN) -> dict[str, dict[str, Any]]:
+    """Meta records of the ``wanted`` ASINs, one record per line parsed by ``parse_line``
+    (2014: a Python dict literal; 2018 passes a strict-JSON parser). Lines whose ASIN is
+    visibly unwanted or already read are skipped unparsed; the first record of an ASIN wins."""
     path = Path(path)
     records: dict[str, dict[str, Any]] = {}
     for number, line in iter_lines(path):
-        match = _ASIN.search(line)
-        if match is not None and match.group(1) not in wanted:
+        match = asin_pattern.search(line)
+        if match is not None and (match.group(1) not in wanted or match.group(1) in records):
             continue
-        record = parse_meta_line(path, number, line)
+        record = parse_line(path, number, line)
         require_fields(path, number, record, ("asin",))
         asin = str(record["asin"])
         if asin in wanted and asin not in records:

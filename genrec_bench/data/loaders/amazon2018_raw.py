@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from genrec_bench.data.kcore import build_sequences
-from genrec_bench.data.loaders._common import iter_lines, parse_json_line, require_fields
+from genrec_bench.data.loaders import amazon2014_raw
+from genrec_bench.data.loaders._common import parse_json_line
 from genrec_bench.data.loaders.amazon2014_raw import item_text, read_reviews
 from genrec_bench.data.types import SequenceDataset
 
@@ -37,18 +38,7 @@ _ASIN = re.compile(r'"asin"\s*:\s*"([^"]+)"')
 
 def read_meta(path: Path, wanted: set[str]) -> dict[str, dict[str, Any]]:
     """Meta records (strict JSON per line) of the ``wanted`` ASINs; the first record wins."""
-    path = Path(path)
-    records: dict[str, dict[str, Any]] = {}
-    for number, line in iter_lines(path):
-        match = _ASIN.search(line)
-        if match is not None and (match.group(1) not in wanted or match.group(1) in records):
-            continue
-        record = parse_json_line(path, number, line)
-        require_fields(path, number, record, ("asin",))
-        asin = str(record["asin"])
-        if asin in wanted and asin not in records:
-            records[asin] = record
-    return records
+    return amazon2014_raw.read_meta(path, wanted, parse_line=parse_json_line, asin_pattern=_ASIN)
 
 
 def load(*, name: str, reviews: Path, meta: Path | None = None, k_core: int = 5) -> SequenceDataset:
