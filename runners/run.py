@@ -39,7 +39,7 @@ from genrec_bench.records import RunRecord, atomic_write_bytes, capture_environm
 from genrec_bench.records.record import RECORD_FILE
 from genrec_bench.registry import PROFILE_NAMES, get_method, method_names
 from genrec_bench.training import resolve_device, seed_everything
-from genrec_bench.training.distributed import init_from_env
+from genrec_bench.training.distributed import init_from_env, shutdown
 
 SUMMARY_METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 
@@ -95,10 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
-        return run(args, argv if argv is not None else sys.argv[1:])
+        code = run(args, argv if argv is not None else sys.argv[1:])
     except (GenRecError, UnknownNameError) as error:
         print(f"error: {error}", file=sys.stderr)
+        shutdown(wait=False)
         return 2
+    shutdown()  # torchrun: every rank leaves the process group together, after rank 0 wrote
+    return code
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:

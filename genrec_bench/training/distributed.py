@@ -48,6 +48,20 @@ def init_from_env() -> World:
     return world()
 
 
+def shutdown(wait: bool = True) -> None:
+    """Leave the process group in order: with ``wait``, first until every rank is done (rank
+    0 writes last), then destroy the group. Exiting without this lets the interpreter tear
+    gloo's threads down while a peer still talks to them, which aborts a rank at random
+    ("terminate called without an active exception"). A rank that failed leaves with
+    ``wait=False``, so it never blocks on peers that will not arrive."""
+    if dist.is_available() and dist.is_initialized():
+        try:
+            if wait:
+                dist.barrier()
+        finally:
+            dist.destroy_process_group()
+
+
 def world() -> World:
     if dist.is_available() and dist.is_initialized():
         return World(rank=dist.get_rank(), size=dist.get_world_size())
