@@ -17,12 +17,12 @@ import torch
 from genrec_bench import config_checks as checks
 from genrec_bench.data.split import SequenceSplits
 from genrec_bench.evaluation import Validator
-from genrec_bench.modules import SequenceTransformer, fused_linear_cross_entropy
+from genrec_bench.modules import SequenceTransformer
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK, top_k_from_scores
 from genrec_bench.registry import register_method
-from genrec_bench.training.batching import length_grouped_batches, tail_window
-from genrec_bench.training.distributed import shard, wrap
-from genrec_bench.training.loop import Schedule, adam_step, run_epochs
+from genrec_bench.training.distributed import wrap
+from genrec_bench.training.loop import Schedule, run_epochs
+from genrec_bench.training.next_item import causal_next_item_epoch, causal_scores_all
 from genrec_bench.training.seeding import seed_everything
 
 
@@ -86,24 +86,11 @@ class SASRec(Recommender):
             max_len=cfg.max_len, causal=True).to(self.device)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         train_net = wrap(self.net)  # DistributedDataParallel under torchrun
-        train = splits.train
-        lengths = train.lengths
 
         def train_epoch(epoch: int) -> dict:
-            total, steps, positions = 0.0, 0, 0
-            for rows in shard(length_grouped_batches(lengths, cfg.batch_size, rng)):
-                window = torch.from_numpy(tail_window(train, rows, cfg.max_len + 1)).to(self.device)
-                inputs, targets = window[:, :-1], window[:, 1:]
-                hidden = train_net(inputs)                     # [B, L, d]
-                real = targets > 0                             # [B, L]
-                # CE over all items at every real position: [P, d] x [n_items, d]
-                loss = fused_linear_cross_entropy(hidden[real], self.net.item_embedding.weight[1:],
-                                                  targets[real] - 1)
-                adam_step(optimizer, loss, self.net.parameters())
-                total += loss.item()
-                steps += 1
-                positions += int(real.sum())
-            return {"loss": total / max(steps, 1), "steps": steps, "samples": positions}
+            return causal_next_item_epoch(self.net, train_net, splits.train, max_len=cfg.max_len,
+                                          batch_size=cfg.batch_size, rng=rng, optimizer=optimizer,
+                                          device=self.device)
 
         schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience,
                             time_budget_s=cfg.time_budget_s)
@@ -112,11 +99,8 @@ class SASRec(Recommender):
 
     def score_all(self, histories: HistoryBatch) -> torch.Tensor:
         cfg: SASRecConfig = self.config
-        tokens = histories.padded(cfg.max_len, align="left", device=self.device)
-        last = histories.lengths(cfg.max_len, device=self.device) - 1
-        hidden = self.net(tokens)                               # [B, L, d]
-        final = hidden[torch.arange(tokens.shape[0], device=self.device), last]  # [B, d]
-        return final @ self.net.item_embedding.weight.T         # [B, n_items + 1]
+        return causal_scores_all(self.net, histories.padded(cfg.max_len, align="left", device=self.device),
+                                 histories.lengths(cfg.max_len, device=self.device))
 
     def recommend(self, histories: HistoryBatch, k: int) -> TopK:
         return top_k_from_scores(self.score_all(histories), k)

@@ -12,6 +12,7 @@ latent residual of that level (guard against codebook collapse).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,8 +54,17 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+#: ``assign(level, distances [B, K]) -> codes [B]``: how a level picks its codes (default argmin;
+#: LETTER uses Sinkhorn on its last level)
+CodeAssigner = Callable[[int, torch.Tensor], torch.Tensor]
+
+
 class RQVAE(nn.Module):
-    """``forward(x [B, d]) -> (reconstruction [B, d], codes [B, L], vq_loss, residuals)``."""
+    """``forward(x [B, d]) -> (reconstruction [B, d], codes [B, L], vq_loss, residuals)``.
+
+    ``level_reduction`` combines the levels' VQ losses: ``sum`` (TIGER) or ``mean`` (LETTER).
+    ``assign`` overrides how codes are picked from the distances (see :data:`CodeAssigner`).
+    """
 
     def __init__(self, input_dim: int, config: RQVAEConfig) -> None:
         super().__init__()
@@ -64,12 +74,13 @@ class RQVAE(nn.Module):
         self.codebooks = nn.ParameterList(
             nn.Parameter(torch.randn(config.codebook_size, config.latent_dim) * 0.01) for _ in range(config.levels))
 
-    def quantize(self, z: torch.Tensor):
+    def quantize(self, z: torch.Tensor, *, assign: CodeAssigner | None = None, level_reduction: str = "sum"):
         """Residual quantisation of latents ``z [B, D]`` -> (z_q, codes [B, L], vq loss, residuals [L, B, D])."""
         residual, z_q = z, torch.zeros_like(z)
         codes, residuals, loss = [], [], z.new_zeros(())
-        for book in self.codebooks:
-            index = torch.cdist(residual, book).argmin(dim=1)
+        for level, book in enumerate(self.codebooks):
+            distances = torch.cdist(residual, book)
+            index = distances.argmin(dim=1) if assign is None else assign(level, distances.detach())
             chosen = book[index]
             loss = loss + ((residual.detach() - chosen) ** 2).sum(1).mean() \
                 + self.config.beta * ((residual - chosen.detach()) ** 2).sum(1).mean()
@@ -77,18 +88,53 @@ class RQVAE(nn.Module):
             codes.append(index)
             z_q = z_q + chosen
             residual = residual - chosen.detach()
+        if level_reduction == "mean":
+            loss = loss / len(self.codebooks)
         z_q = z + (z_q - z).detach()  # straight-through estimator
         return z_q, torch.stack(codes, 1), loss, torch.stack(residuals)
 
-    def forward(self, x: torch.Tensor):
+    def level_distances(self, z: torch.Tensor) -> list[torch.Tensor]:
+        """Squared distances of each level's residual to its codebook: ``L`` x ``[B, K]``
+        (residuals follow the argmin path; ETEGRec turns these into code distributions)."""
+        residual, out = z, []
+        for book in self.codebooks:
+            d = (residual ** 2).sum(1, keepdim=True) - 2 * residual @ book.T + (book ** 2).sum(1)
+            out.append(d)
+            residual = residual - book[d.argmin(dim=1)]
+        return out
+
+    def forward(self, x: torch.Tensor, *, assign: CodeAssigner | None = None, level_reduction: str = "sum"):
         z = self.encoder(x)
-        z_q, codes, vq_loss, residuals = self.quantize(z)
+        z_q, codes, vq_loss, residuals = self.quantize(z, assign=assign, level_reduction=level_reduction)
         return self.decoder(z_q), codes, vq_loss, residuals
 
 
+@dataclass
+class RQVAEHooks:
+    """What a method adds to plain RQ-VAE training (LETTER, FlexCode); defaults = TIGER.
+
+    Attributes:
+        reconstruction: ``sum`` over dimensions (TIGER, the collapse fix) or ``mean`` (MSE,
+            LETTER's ``F.mse_loss``).
+        level_reduction: the levels' VQ losses are summed (``sum``) or averaged (``mean``).
+        assign: code assignment used while training (``None`` = nearest code).
+        extra_loss: ``(model, rows [B], z [B, D], z_q [B, D], codes [B, L]) -> (loss, parts)``,
+            added to the loss of every batch (``rows`` index the embedding matrix); ``parts``
+            maps names to floats, averaged per epoch into the training history.
+        epoch_start: ``(model, epoch)`` called before every epoch (e.g. re-clustering).
+    """
+
+    reconstruction: str = "sum"
+    level_reduction: str = "sum"
+    assign: CodeAssigner | None = None
+    extra_loss: Callable | None = None
+    epoch_start: Callable | None = None
+
+
 def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
-               device: torch.device | str = "cpu") -> tuple[np.ndarray, dict, RQVAE]:
+               device: torch.device | str = "cpu", hooks: RQVAEHooks | None = None) -> tuple[np.ndarray, dict, RQVAE]:
     """Train an RQ-VAE on ``embeddings [n, d]``; codes int64 ``[n, L]``, diagnostics, model."""
+    hooks = hooks or RQVAEHooks()
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     x = torch.from_numpy(np.asarray(embeddings, dtype=np.float32)).to(device)
@@ -103,15 +149,28 @@ def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
     n = x.shape[0]
     history = []
     for epoch in range(config.epochs):
+        if hooks.epoch_start is not None:
+            hooks.epoch_start(model, epoch)
         order = torch.randperm(n, generator=generator).to(device)
         used = [torch.zeros(config.codebook_size, dtype=torch.bool, device=device) for _ in range(config.levels)]
         total = recon_total = 0.0
+        parts_total: dict[str, float] = {}
         last_residuals = None
         for start in range(0, n, config.batch_size):
-            batch = x[order[start:start + config.batch_size]]
-            recon, codes, vq_loss, residuals = model(batch)
-            recon_loss = ((recon - batch) ** 2).sum(1).mean()
+            rows = order[start:start + config.batch_size]
+            batch = x[rows]
+            z = model.encoder(batch)
+            z_q, codes, vq_loss, residuals = model.quantize(z, assign=hooks.assign,
+                                                            level_reduction=hooks.level_reduction)
+            recon = model.decoder(z_q)
+            squared = (recon - batch) ** 2
+            recon_loss = squared.sum(1).mean() if hooks.reconstruction == "sum" else squared.mean()
             loss = recon_loss + vq_loss
+            if hooks.extra_loss is not None:
+                extra, parts = hooks.extra_loss(model, rows, z, z_q, codes)
+                loss = loss + extra
+                for name, value in parts.items():
+                    parts_total[name] = parts_total.get(name, 0.0) + value * batch.shape[0]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -132,10 +191,10 @@ def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
                         restarted += dead.numel()
         if epoch % max(1, config.epochs // 20) == 0 or epoch == config.epochs - 1:
             history.append({"epoch": epoch + 1, "loss": total / n, "reconstruction": recon_total / n,
-                            "restarted_codes": restarted})
+                            "restarted_codes": restarted, **{k: v / n for k, v in parts_total.items()}})
     model.eval()
     with torch.no_grad():
-        recon, codes, _, _ = model(x)
+        recon, codes, _, _ = model(x)  # nearest codes; a method re-assigns collisions itself
         relative = float(((recon - x) ** 2).sum() / (x ** 2).sum())
     return codes.cpu().numpy().astype(np.int64), {"relative_reconstruction_error": relative,
                                                   "training": history}, model
