@@ -31,6 +31,7 @@ BUILTIN_MODULES = (
     "baselines.sasrec",
     "baselines.bert4rec",
     "methods.tiger",
+    "methods.letter",
 )
 PROFILE_NAMES = ("smoke", "cpu", "paper")
 

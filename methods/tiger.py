@@ -31,14 +31,8 @@ from genrec_bench import config_checks as checks
 from genrec_bench.data.split import SequenceSplits
 from genrec_bench.errors import ConfigError
 from genrec_bench.evaluation import Validator
-from genrec_bench.generative.samples import (
-    all_prefixes,
-    history_windows,
-    one_random_prefix,
-    targets_of,
-)
 from genrec_bench.generative.semantic_ids import SemanticIds, add_dedup_level, code_diagnostics
-from genrec_bench.generative.seq2seq import SemanticIdSeq2Seq
+from genrec_bench.generative.seq2seq_training import fit_seq2seq
 from genrec_bench.generative.t5_generator import T5GeneratorConfig
 from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, embed_items
 from genrec_bench.generative.tokenizers import (
@@ -50,9 +44,6 @@ from genrec_bench.generative.tokenizers import (
 from genrec_bench.paths import cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.registry import register_method
-from genrec_bench.training.batching import length_grouped_batches
-from genrec_bench.training.distributed import shard
-from genrec_bench.training.loop import Schedule, adam_step, run_epochs
 from genrec_bench.training.seeding import seed_everything
 
 
@@ -156,29 +147,7 @@ class TIGER(Recommender):
             raise ConfigError(f"tiger needs item text; dataset {splits.dataset.name!r} has none here")
         embeddings, embedding_info = embed_items(text, cfg.text, cache_dir())
         self.ids = build_semantic_ids(embeddings, cfg, self.seed, embedding_info, self.device)
-        seed_everything(self.seed)  # the generator's initialisation does not depend on the cache
-        self.seq2seq = SemanticIdSeq2Seq(self.ids, cfg.generator, self.device)
-        self.model = self.seq2seq.model
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        train = splits.train
-        fixed = all_prefixes(train) if cfg.training_prefixes == "all" else None
-
-        def train_epoch(epoch: int) -> dict:
-            rows, ends = fixed if fixed is not None else one_random_prefix(train, rng)
-            window = np.minimum(ends, cfg.max_history)
-            total, steps = 0.0, 0
-            for batch in shard(length_grouped_batches(window, cfg.batch_size, rng)):
-                history = history_windows(train, rows[batch], ends[batch], cfg.max_history)
-                loss = self.seq2seq.loss(history, targets_of(train, rows[batch], ends[batch]))
-                adam_step(optimizer, loss, self.model.parameters(), clip=cfg.grad_clip)
-                total += loss.item()
-                steps += 1
-            return {"loss": total / max(steps, 1), "steps": steps, "samples": int(rows.shape[0])}
-
-        schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience, eval_every=cfg.eval_every,
-                            time_budget_s=cfg.time_budget_s)
-        report = run_epochs(self, train_epoch, validator, schedule, optimizer=optimizer,
-                          generators={"data_order": rng}, checkpoint_path=self.checkpoint_path)
+        report = fit_seq2seq(self, splits, self.ids, cfg, validator, rng)
         report.extra["semantic_ids"] = {"level_sizes": list(self.ids.level_sizes),
                                         "diagnostics": self.ids.diagnostics,
                                         "text_embeddings": embedding_info}

@@ -74,16 +74,21 @@ class RQVAE(nn.Module):
         self.codebooks = nn.ParameterList(
             nn.Parameter(torch.randn(config.codebook_size, config.latent_dim) * 0.01) for _ in range(config.levels))
 
-    def quantize(self, z: torch.Tensor, *, assign: CodeAssigner | None = None, level_reduction: str = "sum"):
-        """Residual quantisation of latents ``z [B, D]`` -> (z_q, codes [B, L], vq loss, residuals [L, B, D])."""
+    def quantize(self, z: torch.Tensor, *, assign: CodeAssigner | None = None, level_reduction: str = "sum",
+                 dim_reduction: str = "sum"):
+        """Residual quantisation of latents ``z [B, D]`` -> (z_q, codes [B, L], vq loss, residuals [L, B, D]).
+
+        Squared errors are summed (``dim_reduction="sum"``) or averaged (``"mean"``, i.e.
+        ``F.mse_loss``) over the ``D`` dimensions, then averaged over the batch."""
+        per_dim = (lambda t: t.sum(1).mean()) if dim_reduction == "sum" else (lambda t: t.mean())
         residual, z_q = z, torch.zeros_like(z)
         codes, residuals, loss = [], [], z.new_zeros(())
         for level, book in enumerate(self.codebooks):
             distances = torch.cdist(residual, book)
             index = distances.argmin(dim=1) if assign is None else assign(level, distances.detach())
             chosen = book[index]
-            loss = loss + ((residual.detach() - chosen) ** 2).sum(1).mean() \
-                + self.config.beta * ((residual - chosen.detach()) ** 2).sum(1).mean()
+            loss = loss + per_dim((residual.detach() - chosen) ** 2) \
+                + self.config.beta * per_dim((residual - chosen.detach()) ** 2)
             residuals.append(residual.detach())
             codes.append(index)
             z_q = z_q + chosen
@@ -114,8 +119,9 @@ class RQVAEHooks:
     """What a method adds to plain RQ-VAE training (LETTER, FlexCode); defaults = TIGER.
 
     Attributes:
-        reconstruction: ``sum`` over dimensions (TIGER, the collapse fix) or ``mean`` (MSE,
-            LETTER's ``F.mse_loss``).
+        dim_reduction: squared errors (reconstruction and VQ terms) are summed over
+            dimensions (``sum``: TIGER with the collapse fix) or averaged (``mean``: LETTER's
+            ``F.mse_loss``).
         level_reduction: the levels' VQ losses are summed (``sum``) or averaged (``mean``).
         assign: code assignment used while training (``None`` = nearest code).
         extra_loss: ``(model, rows [B], z [B, D], z_q [B, D], codes [B, L]) -> (loss, parts)``,
@@ -124,7 +130,7 @@ class RQVAEHooks:
         epoch_start: ``(model, epoch)`` called before every epoch (e.g. re-clustering).
     """
 
-    reconstruction: str = "sum"
+    dim_reduction: str = "sum"
     level_reduction: str = "sum"
     assign: CodeAssigner | None = None
     extra_loss: Callable | None = None
@@ -161,10 +167,11 @@ def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
             batch = x[rows]
             z = model.encoder(batch)
             z_q, codes, vq_loss, residuals = model.quantize(z, assign=hooks.assign,
-                                                            level_reduction=hooks.level_reduction)
+                                                            level_reduction=hooks.level_reduction,
+                                                            dim_reduction=hooks.dim_reduction)
             recon = model.decoder(z_q)
             squared = (recon - batch) ** 2
-            recon_loss = squared.sum(1).mean() if hooks.reconstruction == "sum" else squared.mean()
+            recon_loss = squared.sum(1).mean() if hooks.dim_reduction == "sum" else squared.mean()
             loss = recon_loss + vq_loss
             if hooks.extra_loss is not None:
                 extra, parts = hooks.extra_loss(model, rows, z, z_q, codes)

@@ -1,0 +1,133 @@
+"""LETTER: its two regularizers on hand-checked cases, the ablation switches, collision
+re-assignment, and a tiny fit + recommend."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from genrec_bench.data.split import leave_last_out
+from genrec_bench.data.types import ItemText
+from genrec_bench.evaluation import Evaluator, Validator
+from genrec_bench.generative.tokenizers import RQVAE
+from genrec_bench.registry import get_method
+from methods.letter import (
+    PROFILES,
+    LETTERRegularizers,
+    LETTERTokenizerConfig,
+    collaborative_alignment_loss,
+    diversity_loss,
+    reassign_collisions,
+    sample_group_positives,
+)
+from tests.conftest import cyclic_dataset
+
+LOG_1_PLUS_E_INV = math.log(1 + math.exp(-1))   # -log(e / (e + 1))
+
+
+def test_collaborative_alignment_loss_hand_case():
+    eye = torch.eye(2)
+    # logits = I: each row's own item scores 1, the other 0
+    assert collaborative_alignment_loss(eye, eye).item() == pytest.approx(LOG_1_PLUS_E_INV)
+    # swapped embeddings: the positive scores 0 and the other 1
+    assert collaborative_alignment_loss(eye, eye.flip(0)).item() == pytest.approx(math.log(1 + math.e))
+
+
+def test_diversity_loss_hand_case_masks_the_own_code():
+    codebook = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    codes = torch.tensor([0])
+    # logits of code 0's vector: [1, 0, 1]; own code 0 masked; positive 2 -> -log(e / (1 + e))
+    loss = diversity_loss(codebook[codes], codebook, codes, torch.tensor([2]))
+    assert loss.item() == pytest.approx(LOG_1_PLUS_E_INV)
+    assert diversity_loss(codebook[codes], codebook, codes, torch.tensor([-1])).item() == 0.0
+
+
+def test_group_positives_are_other_codes_of_the_same_group():
+    groups = torch.tensor([0, 0, 1, 1, 1, 2, 0])                 # code 5 is alone in group 2
+    codes = torch.tensor([0, 1, 2, 3, 4, 5, 6] * 200)
+    positives = sample_group_positives(codes, groups, torch.Generator().manual_seed(0))
+    alone = codes == 5
+    assert (positives[alone] == -1).all()
+    assert (positives[~alone] != codes[~alone]).all()
+    assert (groups[positives[~alone]] == groups[codes[~alone]]).all()
+    # every other member of a group is drawn
+    assert set(positives[codes == 0].tolist()) == {1, 6}
+    assert set(positives[codes == 3].tolist()) == {2, 4}
+
+
+def _regularizer_losses(config: LETTERTokenizerConfig):
+    torch.manual_seed(0)
+    model = RQVAE(6, config.rq_vae())
+    cf = torch.randn(20, config.latent_dim)
+    regularizers = LETTERRegularizers(config, cf, seed=0)
+    regularizers.cluster_codes(model, epoch=0)
+    x = torch.randn(20, 6)
+    z = model.encoder(x)
+    z_q, codes, _, _ = model.quantize(z)
+    return regularizers.extra_loss(model, torch.arange(20), z, z_q, codes)
+
+
+def test_ablation_switches_remove_exactly_their_term():
+    base = LETTERTokenizerConfig(hidden=(8,), latent_dim=4, levels=2, codebook_size=6, diversity_clusters=2,
+                                 alpha_cf=0.5, beta_diversity=0.25)
+    loss, parts = _regularizer_losses(base)
+    assert parts["cf_loss"] > 0 and parts["diversity_loss"] > 0
+    assert loss.item() == pytest.approx(0.5 * parts["cf_loss"] + 0.25 * parts["diversity_loss"], rel=1e-5)
+    no_cf, parts_no_cf = _regularizer_losses(dataclasses.replace(base, alpha_cf=0.0))
+    assert no_cf.item() == pytest.approx(0.25 * parts_no_cf["diversity_loss"], rel=1e-5)
+    no_div, parts_no_div = _regularizer_losses(dataclasses.replace(base, beta_diversity=0.0))
+    assert parts_no_div["diversity_loss"] == 0.0
+    assert no_div.item() == pytest.approx(0.5 * parts_no_div["cf_loss"], rel=1e-5)
+
+
+def test_registered_ablations_differ_from_letter_only_in_their_weight():
+    for profile in ("smoke", "cpu", "paper"):
+        full = get_method("letter").make_config(profile)
+        assert get_method("letter-no-cf").make_config(profile) == dataclasses.replace(
+            full, tokenizer=dataclasses.replace(full.tokenizer, alpha_cf=0.0))
+        assert get_method("letter-no-div").make_config(profile) == dataclasses.replace(
+            full, tokenizer=dataclasses.replace(full.tokenizer, beta_diversity=0.0))
+
+
+def test_collision_reassignment_spreads_colliding_items_over_last_level_codes():
+    torch.manual_seed(0)
+    config = LETTERTokenizerConfig(hidden=(8,), latent_dim=4, levels=2, codebook_size=8, collision_rounds=5,
+                                   sinkhorn_iterations=50)
+    model = RQVAE(6, config.rq_vae())
+    x = torch.randn(30, 6) * 0.01 + torch.randn(1, 6)            # near-identical items: they all collide
+    _, codes, _, _ = model.quantize(model.encoder(x))
+    before = torch.unique(codes, dim=0).shape[0]
+    after = torch.unique(reassign_collisions(model, x, codes, config), dim=0).shape[0]
+    assert before == 1 and after >= 5      # Sinkhorn on the last level separates most of them (<= 8 codes)
+
+
+def test_config_refuses_mismatched_collaborative_dimension():
+    from genrec_bench.errors import ConfigError
+    with pytest.raises(ConfigError, match="collaborative.dim"):
+        dataclasses.replace(PROFILES["smoke"], collaborative=dataclasses.replace(
+            PROFILES["smoke"].collaborative, dim=16))
+
+
+@pytest.mark.slow
+def test_tiny_letter_fits_and_recommends_valid_items(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENREC_CACHE", str(tmp_path))
+    dataset = cyclic_dataset(n_users=120, n_items=24)
+    words = ["red", "blue", "green", "small", "large", "soft", "hard", "bright"]
+    text = ItemText(fields={"title": [""] + [f"{words[i % 8]} {words[(i // 8) % 8]} item {i}" for i in range(1, 25)]},
+                    is_proxy=False, description="synthetic titles")
+    splits = leave_last_out(dataclasses.replace(dataset, item_text=text))
+    spec = get_method("letter")
+    config = spec.make_config("smoke", {"tokenizer.codebook_size": "8", "tokenizer.diversity_clusters": "2"})
+    model = spec.recommender(config, device="cpu", seed=0)
+    report = model.fit(splits, Validator(Evaluator(n_items=splits.n_items), splits.valid))
+    assert model.ids.is_unique()
+    assert report.extra["semantic_ids"]["diagnostics"]["training"][0]["cf_loss"] > 0
+    result = Evaluator(n_items=splits.n_items).evaluate(model, splits.test)
+    assert np.isfinite(result.mean("ndcg@10"))
+    from genrec_bench.recommender import HistoryBatch
+    top = model.recommend(HistoryBatch(users=np.arange(4), sequences=splits.test.histories.select(np.arange(4))), 10)
+    assert ((top.items >= 1) & (top.items <= splits.n_items)).all()
