@@ -32,6 +32,8 @@ BUILTIN_MODULES = (
     "baselines.bert4rec",
     "methods.tiger",
     "methods.letter",
+    "methods.etegrec",
+    "methods.flexcode",
 )
 PROFILE_NAMES = ("smoke", "cpu", "paper")
 

@@ -36,17 +36,22 @@ class BeamResult:
     items: torch.Tensor
 
 
-def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor,
+def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor | None,
                 level_sizes: tuple[int, ...], beam_width: int, trie: PrefixTrie | None,
                 code_to_item: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                start_token: int = 0, device: torch.device | str = "cpu") -> BeamResult:
+                start_token: int = 0, device: torch.device | str = "cpu",
+                level_tokens: list[torch.Tensor] | None = None) -> BeamResult:
     """Run the search for ``B`` users at once.
 
     Args:
         step: appends ``tokens [B, W]`` to the beams ``parents [B, W]`` continue and returns
             next-token log-probabilities ``[B, W, V]``.
-        level_offsets: int64 ``[L]``, the token id of code 0 of each level.
+        level_offsets: int64 ``[L]``, the token id of code 0 of each level (codes of a level
+            are contiguous tokens); ``None`` when ``level_tokens`` is given.
         level_sizes: codes per level.
+        level_tokens: per level, int64 ``[level_sizes[l]]`` the token id of every code, for
+            vocabularies where a level's codes are not one contiguous range (FlexCode: a
+            position holds a collaborative or a semantic code).
         beam_width: beams kept per user (``>=`` the top-K asked for).
         trie: constrain to valid item IDs; ``None`` = unconstrained (then ``code_to_item``
             maps ``[B, W, L]`` codes to items, 0 where the code is no item).
@@ -62,8 +67,11 @@ def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor,
     for level in range(depth):
         size = level_sizes[level]
         log_probs = step(last_tokens, parents)                            # [B, W, V]
-        offset = int(level_offsets[level])
-        level_lp = log_probs[..., offset:offset + size]                   # [B, W, K]
+        if level_tokens is None:
+            offset = int(level_offsets[level])
+            level_lp = log_probs[..., offset:offset + size]               # [B, W, K]
+        else:
+            level_lp = log_probs.index_select(-1, level_tokens[level])    # [B, W, K]
         if trie is not None:
             children = trie.children[level][nodes.clamp(min=0)]           # [B, W, K]
             level_lp = level_lp.masked_fill((children < 0) | (nodes < 0).unsqueeze(-1), -torch.inf)
@@ -76,7 +84,8 @@ def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor,
         if trie is not None:
             nodes = children.reshape(batch_size, -1).gather(1, flat)
             nodes = torch.where(torch.isinf(scores), torch.full_like(nodes, -1), nodes)
-        last_tokens, parents = code + offset, parent
+        last_tokens = code + offset if level_tokens is None else level_tokens[level][code]
+        parents = parent
     if trie is not None:
         items = trie.leaf_item[nodes.clamp(min=0)]
         items = torch.where(nodes < 0, torch.zeros_like(items), items)

@@ -97,7 +97,8 @@ class SemanticIds:
         for key in ("level_sizes", "dedup_level", "n_items", "config", "diagnostics"):
             if key not in meta:
                 raise DataError(meta_path, "missing key in semantic-ID artifact", key=key)
-        if expect_config is not None and meta["config"] != expect_config:
+        # compare as JSON: a config's tuples are read back as lists
+        if expect_config is not None and meta["config"] != json.loads(json.dumps(expect_config)):
             raise DataError(meta_path, "semantic-ID artifact was made with another config", key="config")
         with np.load(codes_path) as data:
             if "codes" not in data:

@@ -73,10 +73,12 @@ class SharedEncoderDecoder:
         self._width = 1
 
     @torch.no_grad()
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
-        """Run the encoder on ``input_ids [B, S]`` and project every decoder layer's
-        cross-attention keys/values ``[B, H, S, d_kv]`` once."""
-        hidden = self.model.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def encode(self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor, *,
+               inputs_embeds: torch.Tensor | None = None) -> None:
+        """Run the encoder on ``input_ids [B, S]`` (or ``inputs_embeds [B, S, d]``) and project
+        every decoder layer's cross-attention keys/values ``[B, H, S, d_kv]`` once."""
+        hidden = self.model.encoder(input_ids=input_ids, inputs_embeds=inputs_embeds,
+                                    attention_mask=attention_mask).last_hidden_state
         self.cross_kv = []
         for block in self.decoder.block:
             attn = block.layer[1].EncDecAttention

@@ -98,3 +98,18 @@ def test_collaborative_embeddings_are_selected_on_validation_and_cached(cyclic_s
     assert sorted(p.name for p in tmp_path.iterdir()) == files
     other = collaborative_item_embeddings(cyclic_splits, config, seed=1, device=torch.device("cpu"), validator=None)
     assert other.info["cache_file"] != first.info["cache_file"]
+
+
+def test_semantic_ids_reload_with_a_config_holding_tuples(tmp_path):
+    """A cached artifact whose config has tuples (RQ-VAE hidden sizes) must load again: JSON
+    turns tuples into lists (this once made every cached RQ-VAE tokenizer unloadable)."""
+    from genrec_bench.generative.semantic_ids import SemanticIds
+
+    identity = {"tokenizer": "rqvae", "config": {"hidden": (512, 256, 128), "levels": 2}}
+    ids = SemanticIds(codes=np.array([[0, 0], [0, 1], [1, 0]]), level_sizes=(2, 2), config=identity)
+    ids.save(tmp_path / "ids")
+    loaded = SemanticIds.load(tmp_path / "ids", expect_config=identity)
+    assert np.array_equal(loaded.codes, ids.codes)
+    from genrec_bench.errors import DataError
+    with pytest.raises(DataError, match="another config"):
+        SemanticIds.load(tmp_path / "ids", expect_config={**identity, "tokenizer": "rqkmeans"})

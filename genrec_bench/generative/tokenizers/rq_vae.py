@@ -114,6 +114,32 @@ class RQVAE(nn.Module):
         return self.decoder(z_q), codes, vq_loss, residuals
 
 
+def init_codebooks_with_kmeans(model: RQVAE, x: torch.Tensor, generator: torch.Generator) -> None:
+    """k-means initialisation of every level on the initial latents of ``x [n, d]``."""
+    with torch.no_grad():
+        residual = model.encoder(x)
+        for book in model.codebooks:
+            centroids, assign = kmeans(residual.cpu(), model.config.codebook_size, iterations=20, generator=generator)
+            book.copy_(centroids.to(x.device))
+            residual = residual - book[assign.to(x.device)]
+
+
+def restart_dead_codes(model: RQVAE, used: list[torch.Tensor], residuals: torch.Tensor,
+                       generator: torch.Generator) -> int:
+    """Re-seed every code unused in an epoch (``used``: per level, bool ``[K]``) with a random
+    residual of that level from ``residuals [L, B, D]``; returns how many were re-seeded."""
+    restarted = 0
+    with torch.no_grad():
+        for level, book in enumerate(model.codebooks):
+            dead = torch.nonzero(~used[level]).flatten()
+            if dead.numel():
+                pool = residuals[level]
+                pick = torch.randint(pool.shape[0], (dead.numel(),), generator=generator).to(book.device)
+                book[dead] = pool[pick]
+                restarted += dead.numel()
+    return restarted
+
+
 @dataclass
 class RQVAEHooks:
     """What a method adds to plain RQ-VAE training (LETTER, FlexCode); defaults = TIGER.
@@ -145,12 +171,7 @@ def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
     torch.manual_seed(seed)
     x = torch.from_numpy(np.asarray(embeddings, dtype=np.float32)).to(device)
     model = RQVAE(x.shape[1], config).to(device)
-    with torch.no_grad():  # k-means initialisation of every level on the initial latents
-        residual = model.encoder(x)
-        for book in model.codebooks:
-            centroids, assign = kmeans(residual.cpu(), config.codebook_size, iterations=20, generator=generator)
-            book.copy_(centroids.to(device))
-            residual = residual - book[assign.to(device)]
+    init_codebooks_with_kmeans(model, x, generator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     n = x.shape[0]
     history = []
@@ -188,14 +209,7 @@ def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
             last_residuals = residuals
         restarted = 0
         if config.restart_dead_codes and last_residuals is not None:
-            with torch.no_grad():
-                for level, book in enumerate(model.codebooks):
-                    dead = torch.nonzero(~used[level]).flatten()
-                    if dead.numel():
-                        pool = last_residuals[level]
-                        pick = torch.randint(pool.shape[0], (dead.numel(),), generator=generator).to(device)
-                        book[dead] = pool[pick]
-                        restarted += dead.numel()
+            restarted = restart_dead_codes(model, used, last_residuals, generator)
         if epoch % max(1, config.epochs // 20) == 0 or epoch == config.epochs - 1:
             history.append({"epoch": epoch + 1, "loss": total / n, "reconstruction": recon_total / n,
                             "restarted_codes": restarted, **{k: v / n for k, v in parts_total.items()}})

@@ -1,0 +1,614 @@
+"""FlexCode (Hui et al., arXiv 2511.20673): dual collaborative/semantic codebooks with
+popularity-aware token allocation.
+
+No public code exists; this file is a reference implementation from the paper's description
+(``shared/seeds/flexcode_dual_codebook.txt``). The parts, in the paper's order:
+
+1. Dual codebooks: a semantic RQ-VAE over item text embeddings (``L_SCL``) and a
+   collaborative RQ-VAE over SASRec item embeddings (``L_CCL``); each has ``L`` levels of
+   ``K`` codes, so either can supply the whole budget.
+2. Cross-codebook alignment (``L_CCA``): InfoNCE between projections of the two
+   *reconstructed* embeddings of the same item, the other items of the batch as negatives.
+3. Popularity-aware token allocation (PATA): features ``x_i`` = [normalised log frequency,
+   age, inverse interaction density, embedding variance] -> MLP router -> temperature softmax
+   over {collaborative, semantic} -> ``alpha_i``; ``n_cf = alpha_i L`` soft tokens. Sigmoid
+   masks ``m_cf,t = sigma((alpha_i L - t + 1/2) / kappa)`` and ``m_sem,t = sigma(((1 - alpha_i)
+   L - t + 1/2) / kappa)`` weight the tokens in training; at inference ``n_cf =
+   round(alpha_i L)`` (integral, and the two counts sum to ``L``). Regularized by a stratified
+   load-balancing term over popularity bins (``L_lb``) and a local smoothness term on
+   ``alpha`` (``L_smooth``).
+4. The item's ID = its first ``n_cf`` collaborative codes, then its first ``L - n_cf``
+   semantic codes, then a disambiguation code, in one vocabulary where every (codebook,
+   level) has its own token range; a T5 generates the next item's ID (``L_ARG``) and is
+   decoded with the trie-constrained beam search.
+
+Total objective: ``L_SCL + L_CCL + lambda_align L_CCA + lambda_ARG L_ARG + lambda_lb L_lb +
+lambda_smooth L_smooth``. Paper defaults: ``K = 512``, ``d = 64``, ``lambda_align = 0.1``,
+``lambda_smooth = 0.01``, ``L = 3`` (Table 4 varies it over 3..6).
+
+Assumptions (values and choices the paper leaves open; every one is a config field):
+* schedule: two stages instead of one joint optimisation. Stage 1 trains both RQ-VAEs and
+  the alignment jointly (``L_SCL + L_CCL + lambda_align L_CCA``); stage 2 trains the router
+  and the generator jointly (``lambda_ARG L_ARG + lambda_lb L_lb + lambda_smooth L_smooth``)
+  on the frozen codes. The generator's targets are discrete codes; letting them move under
+  the generator is what ETEGRec's alternation exists for, and the paper does not say how
+  FlexCode handles it. The allocation (and so every item's ID and the trie) is recomputed
+  from the router after every epoch;
+* the router's gradient comes from ``L_ARG`` through the soft masks on the *history* side:
+  the encoder reads, for each history item, its ``L`` collaborative and ``L`` semantic
+  tokens with their embeddings multiplied by the masks (hard 0/1 masks at inference). The
+  target side uses the rounded allocation;
+* ``d = 64`` is the latent size of both RQ-VAEs and of the collaborative SASRec embedding;
+  RQ-VAE MLPs as TIGER's (hidden 512-256-128), beta 0.25, k-means initialisation, dead-code
+  restarts;
+* CCA: projection heads are linear maps to 64 dimensions, cosine similarity, tau = 0.1;
+* router: MLP 4 -> 32 -> 2 (ReLU), softmax temperature 1; mask sharpness kappa = 0.25;
+* features without global timestamps (the P5 files have none): "age" = how early the item
+  appears in the users' training sequences (1 - mean relative position); inverse density =
+  ``log(n_users / (1 + count))``; "embedding variance" = variance of the components of the
+  item's collaborative embedding (the paper's variance across training is not recorded by
+  the SASRec stage). Each feature is standardised over items;
+* ``L_lb``: per popularity quintile (by training count), the Switch-Transformer balance term
+  ``2 * sum_e f_e P_e`` (f = share of the bin's items routed to expert e by argmax, P = mean
+  probability); averaged over bins, weight 0.01. ``L_smooth``: mean squared difference of
+  ``alpha`` between items adjacent in popularity order;
+* Fix (50/50 split): ``alpha = 0.5`` for every item, router off; ``n_cf = round(L / 2)``
+  with halves rounded up (2 of 3 tokens collaborative at ``L = 3``);
+* the generator and its training as TIGER's in each profile; lambda_ARG = 1.
+
+Variants as methods: ``flexcode-sid-only``, ``flexcode-cf-only``, ``flexcode-fix``,
+``flexcode-no-align``; Table 4's budgets with ``--set budget=4``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genrec_bench import config_checks as checks
+from genrec_bench.data.split import SequenceSplits
+from genrec_bench.errors import ConfigError
+from genrec_bench.evaluation import Validator
+from genrec_bench.generative.beam_search import beam_search
+from genrec_bench.generative.collaborative import (
+    CollaborativeEmbeddingConfig,
+    collaborative_item_embeddings,
+)
+from genrec_bench.generative.samples import (
+    all_prefixes,
+    history_windows,
+    one_random_prefix,
+    targets_of,
+)
+from genrec_bench.generative.semantic_ids import N_SPECIAL, add_dedup_level, code_diagnostics
+from genrec_bench.generative.t5_generator import SharedEncoderDecoder, T5GeneratorConfig, build_t5
+from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, embed_items
+from genrec_bench.generative.tokenizers import RQVAE, RQVAEConfig
+from genrec_bench.generative.tokenizers.rq_vae import init_codebooks_with_kmeans, restart_dead_codes
+from genrec_bench.generative.trie import PrefixTrie
+from genrec_bench.paths import cache_dir
+from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
+from genrec_bench.records.atomic import atomic_write_bytes, atomic_write_json
+from genrec_bench.registry import register_method
+from genrec_bench.training.batching import length_grouped_batches
+from genrec_bench.training.distributed import shard, world, wrap
+from genrec_bench.training.loop import Schedule, adam_step, run_epochs
+from genrec_bench.training.seeding import seed_everything
+
+ALLOCATIONS = ("learned", "fixed", "semantic-only", "collaborative-only")
+
+
+@dataclass(frozen=True)
+class FlexCodeConfig:
+    """Attributes (paper defaults where it gives them; see the module docstring):
+    budget: ``L``, tokens per item from the two codebooks (paper 3; Table 4: 3..6).
+    codebook_size: ``K`` (512); latent_dim: ``d`` (64).
+    rq_hidden, beta, tokenizer_lr, tokenizer_batch_size, tokenizer_epochs: both RQ-VAEs.
+    lambda_align, align_temperature, projection_dim: cross-codebook alignment.
+    allocation: ``learned`` (PATA), ``fixed`` (FlexCode-Fix), ``semantic-only``,
+        ``collaborative-only``.
+    router_hidden, router_temperature, mask_sharpness: the router and its soft masks.
+    lambda_arg, lambda_lb, lambda_smooth, popularity_bins: stage-2 objective.
+    disambiguation_tokens: size of the disambiguation level (the most items one ID may
+        have to separate; an allocation that needs more is an error).
+    router_lr: the router's learning rate (the generator uses ``lr``).
+    collaborative, text, generator: the embeddings and the T5.
+    max_history ... time_budget_s, beam_width: the generator's training and decoding.
+    """
+
+    budget: int = 3
+    codebook_size: int = 512
+    latent_dim: int = 64
+    rq_hidden: tuple[int, ...] = (512, 256, 128)
+    beta: float = 0.25
+    tokenizer_lr: float = 1e-3
+    tokenizer_batch_size: int = 1024
+    tokenizer_epochs: int = 3000
+    lambda_align: float = 0.1
+    align_temperature: float = 0.1
+    projection_dim: int = 64
+    allocation: str = "learned"
+    router_hidden: int = 32
+    router_temperature: float = 1.0
+    mask_sharpness: float = 0.25
+    lambda_arg: float = 1.0
+    lambda_lb: float = 0.01
+    lambda_smooth: float = 0.01
+    popularity_bins: int = 5
+    disambiguation_tokens: int = 512
+    router_lr: float = 1e-3
+    collaborative: CollaborativeEmbeddingConfig = field(default_factory=lambda: CollaborativeEmbeddingConfig(dim=64))
+    text: TextEmbeddingConfig = field(default_factory=TextEmbeddingConfig)
+    generator: T5GeneratorConfig = field(default_factory=T5GeneratorConfig)
+    max_history: int = 20
+    training_prefixes: str = "all"
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    batch_size: int = 256
+    grad_clip: float = 1.0
+    max_epochs: int = 200
+    patience: int = 20
+    eval_every: int = 1
+    time_budget_s: float = 0.0
+    beam_width: int = 20
+    selection_metric: str = "ndcg@10"
+
+    def __post_init__(self) -> None:
+        checks.positive_ints(self, "budget", "codebook_size", "latent_dim", "tokenizer_batch_size",
+                             "tokenizer_epochs", "projection_dim", "router_hidden", "popularity_bins", "disambiguation_tokens",
+                             "max_history", "batch_size", "max_epochs", "patience", "eval_every", "beam_width")
+        checks.one_of(self, "allocation", ALLOCATIONS)
+        checks.one_of(self, "training_prefixes", ("all", "one-random"))
+        for name in ("lambda_align", "lambda_arg", "lambda_lb", "lambda_smooth", "beta"):
+            checks.in_range(self, name, 0.0, 1000.0)
+        for name in ("align_temperature", "router_temperature", "mask_sharpness"):
+            checks.in_range(self, name, 1e-6, 1000.0)
+        for name in ("tokenizer_lr", "router_lr", "lr"):
+            checks.in_range(self, name, 1e-12, 10.0)
+        checks.in_range(self, "time_budget_s", 0.0, float("inf"))
+
+    def rq_vae(self) -> RQVAEConfig:
+        return RQVAEConfig(hidden=self.rq_hidden, latent_dim=self.latent_dim, levels=self.budget,
+                           codebook_size=self.codebook_size, beta=self.beta, lr=self.tokenizer_lr,
+                           batch_size=self.tokenizer_batch_size, epochs=self.tokenizer_epochs)
+
+
+_SMOKE_GENERATOR = T5GeneratorConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16)
+_CPU_GENERATOR = T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4, d_kv=32)
+PROFILES = {
+    "smoke": FlexCodeConfig(
+        codebook_size=16, latent_dim=8, rq_hidden=(32,), tokenizer_epochs=3, projection_dim=8,
+        disambiguation_tokens=2048,
+        collaborative=CollaborativeEmbeddingConfig(dim=8, n_layers=1, max_len=20, max_epochs=1, patience=1),
+        generator=_SMOKE_GENERATOR, max_history=10, training_prefixes="one-random", lr=1e-3, weight_decay=1e-4,
+        max_epochs=2, patience=1),
+    # 2-core CPU budget (about 2 hours on Beauty): collaborative SASRec ~8 min, dual
+    # codebooks 150 epochs, then TIGER's cpu generator recipe with a 75-minute budget
+    "cpu": FlexCodeConfig(
+        codebook_size=256, tokenizer_epochs=150,
+        collaborative=CollaborativeEmbeddingConfig(dim=64, max_epochs=30, patience=3, time_budget_s=8 * 60),
+        generator=_CPU_GENERATOR, training_prefixes="one-random", lr=1e-3, weight_decay=1e-4, max_epochs=400,
+        patience=5, eval_every=4, time_budget_s=75 * 60),
+    "paper": FlexCodeConfig(),
+}
+
+
+# --- losses ------------------------------------------------------------------------------------
+
+def cross_codebook_alignment(semantic: torch.Tensor, collaborative: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``L_CCA``: InfoNCE of the projected reconstructions ``semantic [B, p]`` against
+    ``collaborative [B, p]`` (cosine similarity / ``temperature``); item ``i``'s positive is
+    its own other view, the rest of the batch are negatives."""
+    logits = F.normalize(semantic, dim=1) @ F.normalize(collaborative, dim=1).T / temperature
+    return F.cross_entropy(logits, torch.arange(semantic.shape[0], device=semantic.device))
+
+
+def soft_token_masks(alpha: torch.Tensor, budget: int, sharpness: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sigmoid masks ``([n, L], [n, L])`` over collaborative and semantic token positions
+    ``t = 1..L``: ``sigma((alpha L - t + 1/2) / kappa)`` and ``sigma(((1 - alpha) L - t + 1/2) / kappa)``."""
+    t = torch.arange(1, budget + 1, device=alpha.device, dtype=alpha.dtype)
+    n_cf = alpha.unsqueeze(1) * budget
+    return (torch.sigmoid((n_cf - t + 0.5) / sharpness),
+            torch.sigmoid((budget - n_cf - t + 0.5) / sharpness))
+
+
+def hard_allocation(alpha: torch.Tensor, budget: int) -> torch.Tensor:
+    """int64 ``[n]`` collaborative tokens per item: ``alpha L`` rounded, halves up; the
+    semantic codebook supplies the other ``L - n_cf``."""
+    return torch.floor(alpha * budget + 0.5).long().clamp(0, budget)
+
+
+def stratified_load_balance(probs: torch.Tensor, bins: torch.Tensor, n_bins: int) -> torch.Tensor:
+    """``L_lb``: mean over popularity bins of ``E * sum_e f_e P_e`` for ``probs [n, E]``
+    (``f`` = share routed to expert ``e`` by argmax in the bin, ``P`` = mean probability);
+    1 at perfect balance in every bin."""
+    experts = probs.shape[1]
+    routed = F.one_hot(probs.argmax(1), experts).to(probs.dtype)
+    terms = []
+    for b in range(n_bins):
+        member = bins == b
+        if bool(member.any()):
+            terms.append(experts * (routed[member].mean(0) * probs[member].mean(0)).sum())
+    return torch.stack(terms).mean()
+
+
+def local_smoothness(alpha: torch.Tensor, popularity_order: torch.Tensor) -> torch.Tensor:
+    """``L_smooth``: mean squared difference of ``alpha`` between items adjacent in popularity."""
+    ordered = alpha[popularity_order]
+    return (ordered[1:] - ordered[:-1]).pow(2).mean()
+
+
+# --- the parts ---------------------------------------------------------------------------------
+
+class DualCodebooks(nn.Module):
+    """The semantic and collaborative RQ-VAEs and the alignment's projection heads."""
+
+    def __init__(self, semantic_dim: int, collaborative_dim: int, config: FlexCodeConfig) -> None:
+        super().__init__()
+        self.semantic = RQVAE(semantic_dim, config.rq_vae())
+        self.collaborative = RQVAE(collaborative_dim, config.rq_vae())
+        self.project_semantic = nn.Linear(semantic_dim, config.projection_dim)
+        self.project_collaborative = nn.Linear(collaborative_dim, config.projection_dim)
+
+
+class PopularityRouter(nn.Module):
+    """``forward(features [n, 4]) -> probabilities [n, 2]`` over (collaborative, semantic)."""
+
+    def __init__(self, n_features: int, hidden: int, temperature: float) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+        self.temperature = temperature
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.net(features) / self.temperature, dim=1)
+
+
+def item_features(splits: SequenceSplits, cf_table: np.ndarray) -> np.ndarray:
+    """float32 ``[n_items + 1, 4]``: standardised log frequency, age, inverse density and
+    embedding variance of every item (row 0 = padding, zeros); see the module docstring."""
+    train = splits.train
+    n = splits.n_items
+    counts = splits.train_item_counts().astype(np.float64)                    # [n + 1]
+    lengths = train.lengths
+    position = np.arange(train.items.shape[0]) - np.repeat(train.offsets[:-1], lengths)
+    relative = position / np.maximum(np.repeat(lengths, lengths) - 1, 1)
+    position_sum = np.bincount(train.items, weights=relative, minlength=n + 1)
+    age = 1.0 - position_sum / np.maximum(counts, 1)
+    raw = np.stack([np.log1p(counts), age, np.log(len(train) / (1.0 + counts)),
+                    cf_table.astype(np.float64).var(axis=1)], axis=1)
+    body = raw[1:]
+    standardised = (body - body.mean(0)) / np.maximum(body.std(0), 1e-8)
+    return np.vstack([np.zeros((1, 4)), standardised]).astype(np.float32)
+
+
+def train_dual_codebooks(semantic_x: np.ndarray, collaborative_x: np.ndarray, config: FlexCodeConfig, seed: int,
+                         device: torch.device) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Stage 1: ``L_SCL + L_CCL + lambda_align L_CCA`` over all items jointly.
+
+    Returns semantic codes ``[n, L]``, collaborative codes ``[n, L]`` and diagnostics."""
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    sem = torch.from_numpy(np.asarray(semantic_x, dtype=np.float32)).to(device)
+    cf = torch.from_numpy(np.asarray(collaborative_x, dtype=np.float32)).to(device)
+    model = DualCodebooks(sem.shape[1], cf.shape[1], config).to(device)
+    init_codebooks_with_kmeans(model.semantic, sem, generator)
+    init_codebooks_with_kmeans(model.collaborative, cf, generator)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.tokenizer_lr, weight_decay=1e-4)
+    n, history = sem.shape[0], []
+    for epoch in range(config.tokenizer_epochs):
+        order = torch.randperm(n, generator=generator).to(device)
+        used = {name: [torch.zeros(config.codebook_size, dtype=torch.bool, device=device)
+                       for _ in range(config.budget)] for name in ("semantic", "collaborative")}
+        residuals, totals = {}, {"scl": 0.0, "ccl": 0.0, "cca": 0.0}
+        for start in range(0, n, config.tokenizer_batch_size):
+            rows = order[start:start + config.tokenizer_batch_size]
+            losses, recon = {}, {}
+            for name, x in (("semantic", sem[rows]), ("collaborative", cf[rows])):
+                rq = getattr(model, name)
+                out, codes, vq_loss, residuals[name] = rq(x)
+                losses[name] = ((out - x) ** 2).sum(1).mean() + vq_loss
+                recon[name] = out
+                for level in range(config.budget):
+                    used[name][level][codes[:, level]] = True
+            cca = cross_codebook_alignment(model.project_semantic(recon["semantic"]),
+                                           model.project_collaborative(recon["collaborative"]),
+                                           config.align_temperature)
+            loss = losses["semantic"] + losses["collaborative"] + config.lambda_align * cca
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            size = rows.shape[0]
+            totals["scl"] += losses["semantic"].item() * size
+            totals["ccl"] += losses["collaborative"].item() * size
+            totals["cca"] += cca.item() * size
+        restarted = sum(restart_dead_codes(getattr(model, name), used[name], residuals[name], generator)
+                        for name in ("semantic", "collaborative"))
+        if epoch % max(1, config.tokenizer_epochs // 20) == 0 or epoch == config.tokenizer_epochs - 1:
+            history.append({"epoch": epoch + 1, **{k: v / n for k, v in totals.items()}, "restarted_codes": restarted})
+    model.eval()
+    with torch.no_grad():
+        sem_out, sem_codes, _, _ = model.semantic(sem)
+        cf_out, cf_codes, _, _ = model.collaborative(cf)
+        errors = {"semantic_relative_reconstruction_error": float(((sem_out - sem) ** 2).sum() / (sem ** 2).sum()),
+                  "collaborative_relative_reconstruction_error": float(((cf_out - cf) ** 2).sum() / (cf ** 2).sum())}
+    return (sem_codes.cpu().numpy().astype(np.int64), cf_codes.cpu().numpy().astype(np.int64),
+            {**errors, "training": history})
+
+
+@dataclass(frozen=True)
+class DualCodes:
+    """Both codebooks' codes for every item (row 0 = padding): int64 ``[n_items + 1, L]`` each."""
+
+    collaborative: np.ndarray
+    semantic: np.ndarray
+    diagnostics: dict
+
+
+def build_dual_codes(text_x: np.ndarray, cf_x: np.ndarray, config: FlexCodeConfig, seed: int, provenance: dict,
+                     device: torch.device) -> DualCodes:
+    """Train (or load from the cache) the dual codebooks."""
+    keys = ("budget", "codebook_size", "latent_dim", "rq_hidden", "beta", "tokenizer_lr", "tokenizer_batch_size",
+            "tokenizer_epochs", "lambda_align", "align_temperature", "projection_dim")
+    identity = {"tokenizer": "flexcode-dual", "config": {k: getattr(config, k) for k in keys}, "seed": seed,
+                **provenance, "n_items": int(text_x.shape[0] - 1)}
+    identity = json.loads(json.dumps(identity))
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    path = cache_dir() / f"dual-codes-{key}"
+    meta = path.with_suffix(".json")
+    if meta.exists() and path.with_suffix(".npz").exists():
+        saved = json.loads(meta.read_text())
+        if saved.get("identity") != identity:
+            raise ConfigError(f"{meta}: cached dual codes were made with another config")
+        with np.load(path.with_suffix(".npz")) as data:
+            return DualCodes(collaborative=data["collaborative"], semantic=data["semantic"],
+                             diagnostics=saved["diagnostics"])
+    sem, cf, info = train_dual_codebooks(text_x[1:], cf_x[1:], config, seed, device)
+    sizes = (config.codebook_size,) * config.budget
+    diagnostics = {"semantic": code_diagnostics(sem, sizes), "collaborative": code_diagnostics(cf, sizes), **info}
+    pad = np.zeros((1, config.budget), dtype=np.int64)
+    codes = DualCodes(collaborative=np.vstack([pad, cf]), semantic=np.vstack([pad, sem]), diagnostics=diagnostics)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, collaborative=codes.collaborative, semantic=codes.semantic)
+    atomic_write_bytes(path.with_suffix(".npz"), buffer.getvalue())
+    atomic_write_json(meta, {"identity": identity, "diagnostics": diagnostics})
+    return codes
+
+
+class FlexVocabulary:
+    """Token layout: ``N_SPECIAL`` reserved ids, then per level ``l`` a collaborative range
+    and a semantic range of ``K`` tokens each, then ``D`` disambiguation tokens.
+
+    Position ``p < L`` of an ID holds collaborative level ``p`` (if ``n_cf > p``) or
+    semantic level ``p - n_cf``; its *position codes* are ``c`` (collaborative) or
+    ``K (j + 1) + c`` (semantic level ``j <= p``), so position ``p`` has ``K (p + 2)`` codes
+    and the trie and beam search work on them unchanged.
+    """
+
+    def __init__(self, budget: int, codebook_size: int, disambiguation: int) -> None:
+        self.budget, self.k, self.d = budget, codebook_size, disambiguation
+        self.vocab_size = N_SPECIAL + 2 * budget * codebook_size + disambiguation
+        self.level_sizes = tuple(codebook_size * (p + 2) for p in range(budget)) + (disambiguation,)
+
+    def cf_token(self, level: int, code):
+        return N_SPECIAL + 2 * level * self.k + code
+
+    def sem_token(self, level: int, code):
+        return N_SPECIAL + (2 * level + 1) * self.k + code
+
+    def position_tokens(self) -> list[torch.Tensor]:
+        """Per position, int64 ``[level_sizes[p]]``: the token of every position code."""
+        out = []
+        for p in range(self.budget):
+            parts = [self.cf_token(p, torch.arange(self.k))]
+            parts += [self.sem_token(j, torch.arange(self.k)) for j in range(p + 1)]
+            out.append(torch.cat(parts))
+        out.append(N_SPECIAL + 2 * self.budget * self.k + torch.arange(self.d))
+        return out
+
+    def item_position_codes(self, codes: DualCodes, n_cf: np.ndarray) -> np.ndarray:
+        """int64 ``[n_items, L]``: position codes of every item (rows 1..n) under ``n_cf``."""
+        cf, sem = codes.collaborative[1:], codes.semantic[1:]
+        p = np.arange(self.budget)[None, :]
+        n = n_cf[:, None]
+        sem_level = np.clip(p - n, 0, self.budget - 1)
+        sem_code = np.take_along_axis(sem, sem_level, axis=1)
+        return np.where(p < n, np.take_along_axis(cf, np.broadcast_to(p, cf.shape), axis=1),
+                        self.k * (sem_level + 1) + sem_code)
+
+
+# --- the method --------------------------------------------------------------------------------
+
+@register_method("flexcode", config=FlexCodeConfig, profiles=PROFILES)
+class FlexCode(Recommender):
+    """Dual codebooks, popularity-aware allocation, T5 generator, trie-constrained beams."""
+
+    uses_item_text = True
+
+    def fit(self, splits: SequenceSplits, validator: Validator | None = None) -> FitReport:
+        cfg: FlexCodeConfig = self.config
+        if world().distributed:  # the router is trained outside the DDP-wrapped T5
+            raise ConfigError("flexcode does not support torchrun yet (its router's gradients would not be "
+                              "averaged across ranks); run it in one process")
+        rng = seed_everything(self.seed)
+        text = splits.dataset.item_text
+        if text is None:
+            raise ConfigError(f"{self.name} needs item text; dataset {splits.dataset.name!r} has none here")
+        text_x, embedding_info = embed_items(text, cfg.text, cache_dir())
+        cf = collaborative_item_embeddings(splits, cfg.collaborative, seed=self.seed, device=self.device,
+                                           validator=validator)
+        self.codes = build_dual_codes(text_x, cf.table, cfg, self.seed,
+                                      {"embeddings": embedding_info.get("cache_file"),
+                                       "collaborative": cf.info["cache_file"]}, self.device)
+        seed_everything(self.seed)
+        self.vocab = FlexVocabulary(cfg.budget, cfg.codebook_size, cfg.disambiguation_tokens)
+        self.position_tokens = [t.to(self.device) for t in self.vocab.position_tokens()]
+        self.history_tokens = torch.from_numpy(np.concatenate([  # [n_items + 1, 2L]: all CF then all SEM tokens
+            self.vocab.cf_token(np.arange(cfg.budget), self.codes.collaborative),
+            self.vocab.sem_token(np.arange(cfg.budget), self.codes.semantic)], axis=1)).to(self.device)
+        self.history_tokens[0] = 0
+        self.features = torch.from_numpy(item_features(splits, cf.table)).to(self.device)
+        counts = torch.from_numpy(splits.train_item_counts()[1:]).to(self.device)
+        self.popularity_order = torch.argsort(counts, stable=True)
+        ranks = torch.empty_like(self.popularity_order)
+        ranks[self.popularity_order] = torch.arange(counts.shape[0], device=self.device)
+        self.popularity_bin = (ranks * cfg.popularity_bins // counts.shape[0]).clamp(max=cfg.popularity_bins - 1)
+        self.router = PopularityRouter(4, cfg.router_hidden, cfg.router_temperature).to(self.device)
+        self.model = build_t5(cfg.generator, self.vocab.vocab_size).to(self.device)
+        train_model = wrap(self.model)
+        optimizer = torch.optim.AdamW([
+            {"params": self.model.parameters(), "lr": cfg.lr, "weight_decay": cfg.weight_decay},
+            {"params": self.router.parameters(), "lr": cfg.router_lr, "weight_decay": 0.0}])
+        self.refresh_ids()
+        train = splits.train
+        fixed = all_prefixes(train) if cfg.training_prefixes == "all" else None
+
+        def train_epoch(epoch: int) -> dict:
+            rows, ends = fixed if fixed is not None else one_random_prefix(train, rng)
+            window = np.minimum(ends, cfg.max_history)
+            totals, steps = {"loss": 0.0, "arg": 0.0, "lb": 0.0, "smooth": 0.0}, 0
+            for batch in shard(length_grouped_batches(window, cfg.batch_size, rng)):
+                history = torch.from_numpy(history_windows(train, rows[batch], ends[batch], cfg.max_history)).to(self.device)
+                targets = torch.from_numpy(targets_of(train, rows[batch], ends[batch])).to(self.device)
+                probs = self.item_probabilities()                                     # [n_items, 2]
+                embeds, mask = self.encoder_inputs(history, probs[:, 0])
+                logits = train_model(inputs_embeds=embeds, attention_mask=mask,
+                                     labels=self.item_target_tokens[targets]).logits
+                arg = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), self.item_target_tokens[targets].reshape(-1))
+                loss = cfg.lambda_arg * arg
+                lb = smooth = torch.zeros((), device=self.device)
+                if cfg.allocation == "learned":
+                    lb = stratified_load_balance(probs, self.popularity_bin, cfg.popularity_bins)
+                    smooth = local_smoothness(probs[:, 0], self.popularity_order)
+                    loss = loss + cfg.lambda_lb * lb + cfg.lambda_smooth * smooth
+                adam_step(optimizer, loss, [*self.model.parameters(), *self.router.parameters()], clip=cfg.grad_clip)
+                for name, value in (("loss", loss), ("arg", arg), ("lb", lb), ("smooth", smooth)):
+                    totals[name] += value.item()
+                steps += 1
+            self.refresh_ids()            # the router moved: new allocation, IDs and trie
+            return {**{k: v / max(steps, 1) for k, v in totals.items()}, "steps": steps,
+                    "samples": int(rows.shape[0]), "mean_n_cf": float(self.n_cf.float().mean())}
+
+        schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience, eval_every=cfg.eval_every,
+                            time_budget_s=cfg.time_budget_s)
+        report = run_epochs(self, train_epoch, validator, schedule, optimizer=optimizer,
+                            generators={"data_order": rng}, checkpoint_path=self.checkpoint_path)
+        self.refresh_ids()                # the restored (best) router's allocation
+        report.extra["dual_codebooks"] = self.codes.diagnostics
+        report.extra["allocation"] = self.allocation_by_popularity()
+        report.extra["semantic_ids"] = {"level_sizes": list(self.vocab.level_sizes),
+                                        "collision_rate_before_disambiguation": self.collision_rate,
+                                        "largest_disambiguation_group": self.dedup_size,
+                                        "text_embeddings": embedding_info}
+        report.extra["collaborative_embeddings"] = {k: v for k, v in cf.info.items() if k != "identity"}
+        return report
+
+    # -- allocation and IDs ------------------------------------------------------------------
+
+    def item_probabilities(self) -> torch.Tensor:
+        """float ``[n_items, 2]``: (collaborative, semantic) routing probabilities; the
+        variants replace the router by a constant."""
+        cfg: FlexCodeConfig = self.config
+        n = self.features.shape[0] - 1
+        constant = {"fixed": 0.5, "semantic-only": 0.0, "collaborative-only": 1.0}.get(cfg.allocation)
+        if constant is not None:
+            alpha = torch.full((n,), constant, device=self.device)
+            return torch.stack([alpha, 1 - alpha], dim=1)
+        return self.router(self.features[1:])
+
+    def encoder_inputs(self, history: torch.Tensor, alpha: torch.Tensor, hard: bool = False):
+        """History items ``[B, H]`` -> input embeddings ``[B, H * 2L, d]`` (every item's L
+        collaborative and L semantic token embeddings times their masks) and attention mask."""
+        cfg: FlexCodeConfig = self.config
+        if hard:
+            n_cf = hard_allocation(alpha, cfg.budget)
+            t = torch.arange(cfg.budget, device=alpha.device)
+            cf_mask = (t < n_cf.unsqueeze(1)).float()
+            sem_mask = (t < (cfg.budget - n_cf).unsqueeze(1)).float()
+        else:
+            cf_mask, sem_mask = soft_token_masks(alpha, cfg.budget, cfg.mask_sharpness)
+        masks = torch.cat([torch.zeros(1, 2 * cfg.budget, device=alpha.device),
+                           torch.cat([cf_mask, sem_mask], dim=1)])                   # [n_items + 1, 2L]
+        tokens = self.history_tokens[history].reshape(history.shape[0], -1)         # [B, H * 2L]
+        weights = masks[history].reshape(history.shape[0], -1, 1)
+        embeds = self.model.get_input_embeddings()(tokens) * weights
+        return embeds, (tokens != 0).long()
+
+    def refresh_ids(self) -> None:
+        """Round the current allocation; rebuild every item's target tokens and the trie."""
+        cfg: FlexCodeConfig = self.config
+        with torch.no_grad():
+            self.alpha = self.item_probabilities()[:, 0].detach()
+        self.n_cf = hard_allocation(self.alpha, cfg.budget)
+        body = self.vocab.item_position_codes(self.codes, self.n_cf.cpu().numpy())
+        _, counts = np.unique(body, axis=0, return_counts=True)
+        self.collision_rate = float(counts[counts > 1].sum() / body.shape[0])
+        full, self.dedup_size = add_dedup_level(body)
+        if self.dedup_size > cfg.disambiguation_tokens:
+            raise ConfigError(f"flexcode: {self.dedup_size} items share one ID, more than the "
+                              f"{cfg.disambiguation_tokens} disambiguation tokens; raise "
+                              f"disambiguation_tokens, codebook_size or budget")
+        self.position_codes = full
+        self.trie = PrefixTrie.build(full, self.vocab.level_sizes).to(self.device)
+        position_tokens = [t.cpu() for t in self.position_tokens]
+        tokens = np.stack([position_tokens[p][full[:, p]].numpy() for p in range(full.shape[1])], axis=1)
+        self.item_target_tokens = torch.from_numpy(np.vstack([np.zeros((1, tokens.shape[1]), dtype=np.int64),
+                                                             tokens])).to(self.device)
+
+    def allocation_by_popularity(self) -> list[dict]:
+        """The router's allocation per popularity bin (training counts): for the record."""
+        cfg: FlexCodeConfig = self.config
+        out = []
+        for b in range(cfg.popularity_bins):
+            member = self.popularity_bin == b
+            n_cf = self.n_cf[member]
+            out.append({"bin": b, "items": int(member.sum()), "mean_alpha": float(self.alpha[member].mean()),
+                        "mean_collaborative_tokens": float(n_cf.float().mean()),
+                        "collaborative_tokens_histogram": torch.bincount(n_cf, minlength=cfg.budget + 1).tolist()})
+        return out
+
+    # -- inference ----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def recommend(self, histories: HistoryBatch, k: int) -> TopK:
+        cfg: FlexCodeConfig = self.config
+        history = histories.padded(cfg.max_history, align="left", device=self.device)
+        embeds, mask = self.encoder_inputs(history, self.alpha, hard=True)
+        decoder = SharedEncoderDecoder(self.model)
+        decoder.encode(None, mask, inputs_embeds=embeds)
+        result = beam_search(decoder.step, batch_size=history.shape[0], level_offsets=None,
+                             level_sizes=self.vocab.level_sizes, beam_width=max(cfg.beam_width, k), trie=self.trie,
+                             device=self.device, level_tokens=self.position_tokens)
+        return TopK(items=result.items[:, :k], scores=result.scores[:, :k])
+
+
+def _variant(**changes) -> dict[str, FlexCodeConfig]:
+    return {name: dataclasses.replace(cfg, **changes) for name, cfg in PROFILES.items()}
+
+
+@register_method("flexcode-sid-only", config=FlexCodeConfig, profiles=_variant(allocation="semantic-only"))
+class FlexCodeSemanticOnly(FlexCode):
+    """FlexCode-SID only: every token from the semantic codebook."""
+
+
+@register_method("flexcode-cf-only", config=FlexCodeConfig, profiles=_variant(allocation="collaborative-only"))
+class FlexCodeCollaborativeOnly(FlexCode):
+    """FlexCode-CF only: every token from the collaborative codebook."""
+
+
+@register_method("flexcode-fix", config=FlexCodeConfig, profiles=_variant(allocation="fixed"))
+class FlexCodeFixed(FlexCode):
+    """FlexCode-Fix: router off, a fixed 50/50 split."""
+
+
+@register_method("flexcode-no-align", config=FlexCodeConfig, profiles=_variant(lambda_align=0.0))
+class FlexCodeWithoutAlignment(FlexCode):
+    """FlexCode without the cross-codebook alignment."""
+

@@ -1,0 +1,138 @@
+"""FlexCode: its losses on hand-checked cases, the token layout, the allocation's contract
+(gradient through the soft masks in training; integral, summing to L at inference; unique
+IDs), the variants, and a tiny fit + recommend."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from genrec_bench.data.split import leave_last_out
+from genrec_bench.data.types import ItemText
+from genrec_bench.evaluation import Evaluator, Validator
+from genrec_bench.generative.semantic_ids import N_SPECIAL
+from genrec_bench.recommender import HistoryBatch
+from genrec_bench.registry import get_method
+from methods.flexcode import (
+    DualCodes,
+    FlexVocabulary,
+    PopularityRouter,
+    cross_codebook_alignment,
+    hard_allocation,
+    local_smoothness,
+    soft_token_masks,
+    stratified_load_balance,
+)
+from tests.conftest import cyclic_dataset
+
+
+def test_cross_codebook_alignment_hand_case():
+    eye = torch.eye(2)
+    # cosine logits / 0.5: positive 2, negative 0 -> -log(e^2 / (e^2 + 1))
+    assert cross_codebook_alignment(eye, eye, 0.5).item() == pytest.approx(math.log(1 + math.exp(-2)))
+    assert cross_codebook_alignment(eye, eye.flip(0), 0.5).item() == pytest.approx(math.log(1 + math.exp(2)))
+
+
+def test_soft_masks_hand_case_and_limit():
+    cf, sem = soft_token_masks(torch.tensor([0.5]), budget=2, sharpness=0.25)
+    # alpha L = 1: t=1 -> sigmoid(0.5 / 0.25), t=2 -> sigmoid(-0.5 / 0.25); the same for semantic
+    expected = torch.sigmoid(torch.tensor([2.0, -2.0]))
+    assert torch.allclose(cf[0], expected) and torch.allclose(sem[0], expected)
+    cf, sem = soft_token_masks(torch.tensor([1.0, 0.0]), budget=3, sharpness=0.01)
+    assert torch.allclose(cf, torch.tensor([[1.0, 1, 1], [0, 0, 0]]), atol=1e-6)
+    assert torch.allclose(sem, torch.tensor([[0.0, 0, 0], [1, 1, 1]]), atol=1e-6)
+
+
+def test_hard_allocation_is_integral_and_sums_to_the_budget():
+    alpha = torch.linspace(0, 1, 101)
+    for budget in (3, 4, 5, 6):
+        n_cf = hard_allocation(alpha, budget)
+        assert n_cf.dtype == torch.int64 and n_cf.min() == 0 and n_cf.max() == budget
+        assert torch.all(n_cf + (budget - n_cf) == budget)
+        assert torch.all(n_cf[1:] >= n_cf[:-1])                    # monotone in alpha
+    assert hard_allocation(torch.tensor([0.5]), 3).item() == 2      # halves round up (Fix at L=3)
+
+
+def test_router_gradient_reaches_alpha_through_the_soft_masks():
+    torch.manual_seed(0)
+    router = PopularityRouter(4, 8, 1.0)
+    features = torch.randn(5, 4)
+    alpha = router(features)[:, 0]
+    cf, sem = soft_token_masks(alpha, budget=3, sharpness=0.25)
+    token_embeddings = torch.randn(5, 6, 16)                        # an item's 2L token embeddings
+    weighted = token_embeddings * torch.cat([cf, sem], dim=1).unsqueeze(-1)
+    weighted.pow(2).sum().backward()                                # any loss downstream of the masks
+    grads = [p.grad for p in router.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_load_balance_is_one_when_balanced_and_larger_when_collapsed():
+    bins = torch.tensor([0, 0, 1, 1])
+    balanced = torch.tensor([[0.9, 0.1], [0.1, 0.9], [0.8, 0.2], [0.2, 0.8]])
+    assert stratified_load_balance(balanced, bins, 2).item() == pytest.approx(1.0)
+    collapsed = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.9, 0.1], [0.9, 0.1]])
+    assert stratified_load_balance(collapsed, bins, 2).item() == pytest.approx(2 * 0.9)
+
+
+def test_local_smoothness_hand_case():
+    alpha = torch.tensor([0.0, 1.0, 0.5])
+    order = torch.tensor([0, 2, 1])                                  # popularity order: 0, 2, 1
+    assert local_smoothness(alpha, order).item() == pytest.approx((0.25 + 0.25) / 2)
+
+
+def test_vocabulary_layout_hand_case():
+    vocab = FlexVocabulary(budget=3, codebook_size=4, disambiguation=5)
+    assert vocab.level_sizes == (8, 12, 16, 5)
+    assert vocab.vocab_size == N_SPECIAL + 2 * 3 * 4 + 5
+    codes = DualCodes(collaborative=np.array([[0, 0, 0], [1, 2, 3]]), semantic=np.array([[0, 0, 0], [0, 1, 2]]),
+                      diagnostics={})
+    # n_cf = 1: CF level 0 code 1, then SEM level 0 code 0, SEM level 1 code 1
+    assert vocab.item_position_codes(codes, np.array([1])).tolist() == [[1, 4 * 1 + 0, 4 * 2 + 1]]
+    assert vocab.item_position_codes(codes, np.array([3])).tolist() == [[1, 2, 3]]
+    assert vocab.item_position_codes(codes, np.array([0])).tolist() == [[4, 9, 14]]
+    tokens = vocab.position_tokens()
+    assert tokens[1][4].item() == vocab.sem_token(0, 0) and tokens[2][9].item() == vocab.sem_token(1, 1)
+    assert tokens[0][1].item() == vocab.cf_token(0, 1)
+    every = torch.cat([tokens[p] for p in range(3)]).unique()
+    assert every.min() >= N_SPECIAL and every.max() < N_SPECIAL + 2 * 3 * 4   # codes never hit the dedup range
+
+
+def test_variants_differ_from_flexcode_only_in_their_switch():
+    for profile in ("smoke", "cpu", "paper"):
+        full = get_method("flexcode").make_config(profile)
+        assert full.allocation == "learned"
+        for name, changes in (("flexcode-sid-only", {"allocation": "semantic-only"}),
+                              ("flexcode-cf-only", {"allocation": "collaborative-only"}),
+                              ("flexcode-fix", {"allocation": "fixed"}),
+                              ("flexcode-no-align", {"lambda_align": 0.0})):
+            assert get_method(name).make_config(profile) == dataclasses.replace(full, **changes)
+
+
+@pytest.mark.parametrize("method", ["flexcode", "flexcode-sid-only"])
+def test_tiny_flexcode_fits_with_unique_ids_and_recommends_valid_items(method, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENREC_CACHE", str(tmp_path))
+    dataset = cyclic_dataset(n_users=120, n_items=24)
+    words = ["red", "blue", "green", "small", "large", "soft", "hard", "bright"]
+    text = ItemText(fields={"title": [""] + [f"{words[i % 8]} {words[(i // 8) % 8]} item {i}" for i in range(1, 25)]},
+                    is_proxy=False, description="synthetic titles")
+    splits = leave_last_out(dataclasses.replace(dataset, item_text=text))
+    spec = get_method(method)
+    model = spec.recommender(spec.make_config("smoke", {"codebook_size": "4", "disambiguation_tokens": "64"}),
+                             device="cpu", seed=0)
+    report = model.fit(splits, Validator(Evaluator(n_items=splits.n_items), splits.valid))
+    assert np.unique(model.position_codes, axis=0).shape[0] == splits.n_items           # unique IDs
+    n_cf = model.n_cf
+    assert n_cf.dtype == torch.int64 and int(n_cf.min()) >= 0 and int(n_cf.max()) <= model.config.budget
+    if method == "flexcode-sid-only":
+        assert int(n_cf.max()) == 0
+    bins = report.extra["allocation"]
+    assert sum(b["items"] for b in bins) == splits.n_items
+    assert all(sum(b["collaborative_tokens_histogram"]) == b["items"] for b in bins)
+    top = model.recommend(HistoryBatch(users=np.arange(4), sequences=splits.test.histories.select(np.arange(4))), 10)
+    assert ((top.items >= 1) & (top.items <= splits.n_items)).all()
+    assert np.isfinite(Evaluator(n_items=splits.n_items).evaluate(model, splits.test).mean("ndcg@10"))
