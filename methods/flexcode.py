@@ -99,7 +99,7 @@ from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.records.atomic import atomic_write_bytes, atomic_write_json
 from genrec_bench.registry import register_method
 from genrec_bench.training.batching import length_grouped_batches
-from genrec_bench.training.distributed import shard, world, wrap
+from genrec_bench.training.distributed import shard, wrap
 from genrec_bench.training.loop import Schedule, adam_step, run_epochs
 from genrec_bench.training.seeding import seed_everything
 
@@ -434,9 +434,6 @@ class FlexCode(Recommender):
 
     def fit(self, splits: SequenceSplits, validator: Validator | None = None) -> FitReport:
         cfg: FlexCodeConfig = self.config
-        if world().distributed:  # the router is trained outside the DDP-wrapped T5
-            raise ConfigError("flexcode does not support torchrun yet (its router's gradients would not be "
-                              "averaged across ranks); run it in one process")
         rng = seed_everything(self.seed)
         text = splits.dataset.item_text
         if text is None:
@@ -462,7 +459,8 @@ class FlexCode(Recommender):
         self.popularity_bin = (ranks * cfg.popularity_bins // counts.shape[0]).clamp(max=cfg.popularity_bins - 1)
         self.router = PopularityRouter(4, cfg.router_hidden, cfg.router_temperature).to(self.device)
         self.model = build_t5(cfg.generator, self.vocab.vocab_size).to(self.device)
-        train_model = wrap(self.model)
+        train_model = wrap(self.model)        # DistributedDataParallel under torchrun: both the T5
+        train_router = wrap(self.router) if cfg.allocation == "learned" else None  # and the router
         optimizer = torch.optim.AdamW([
             {"params": self.model.parameters(), "lr": cfg.lr, "weight_decay": cfg.weight_decay},
             {"params": self.router.parameters(), "lr": cfg.router_lr, "weight_decay": 0.0}])
@@ -477,7 +475,7 @@ class FlexCode(Recommender):
             for batch in shard(length_grouped_batches(window, cfg.batch_size, rng)):
                 history = torch.from_numpy(history_windows(train, rows[batch], ends[batch], cfg.max_history)).to(self.device)
                 targets = torch.from_numpy(targets_of(train, rows[batch], ends[batch])).to(self.device)
-                probs = self.item_probabilities()                                     # [n_items, 2]
+                probs = self.item_probabilities(train_router)                         # [n_items, 2]
                 embeds, mask = self.encoder_inputs(history, probs[:, 0])
                 logits = train_model(inputs_embeds=embeds, attention_mask=mask,
                                      labels=self.item_target_tokens[targets]).logits
@@ -512,16 +510,17 @@ class FlexCode(Recommender):
 
     # -- allocation and IDs ------------------------------------------------------------------
 
-    def item_probabilities(self) -> torch.Tensor:
+    def item_probabilities(self, router: torch.nn.Module | None = None) -> torch.Tensor:
         """float ``[n_items, 2]``: (collaborative, semantic) routing probabilities; the
-        variants replace the router by a constant."""
+        variants replace the router by a constant. ``router``: the module to call (its DDP
+        wrapper in training), default the router itself."""
         cfg: FlexCodeConfig = self.config
         n = self.features.shape[0] - 1
         constant = {"fixed": 0.5, "semantic-only": 0.0, "collaborative-only": 1.0}.get(cfg.allocation)
         if constant is not None:
             alpha = torch.full((n,), constant, device=self.device)
             return torch.stack([alpha, 1 - alpha], dim=1)
-        return self.router(self.features[1:])
+        return (router or self.router)(self.features[1:])
 
     def encoder_inputs(self, history: torch.Tensor, alpha: torch.Tensor, hard: bool = False):
         """History items ``[B, H]`` -> input embeddings ``[B, H * 2L, d]`` (every item's L

@@ -43,7 +43,7 @@ SPOT_CHECKS = [
     (FLEX, "Table 1", "kuairand-1k", "flexcode", "ndcg@10", None, 0.0632),
     (FLEX, "Table 1", "kuairand-1k", "caser", "recall@5", None, 0.0074),
     (FLEX, "Table 1", "kuairand-1k", "lc-rec", "recall@10", None, 0.0684),
-    (FLEX, "Table 3", "kuairand-1k", "flexcode-wo-alignment", "recall@10", None, 0.0809),
+    (FLEX, "Table 3", "kuairand-1k", "flexcode-no-align", "recall@10", None, 0.0809),
     (FLEX, "Table 3", "kuairand-1k", "flexcode-fix", "ndcg@10", None, 0.0598),
     (FLEX, "Table 4", "kuairand-1k", "flexcode", "ndcg@10", "L=4", 0.0685),
     (FLEX, "Table 4", "kuairand-1k", "flexcode-cf-only", "ndcg@10", "L=6", 0.0397),
@@ -61,7 +61,7 @@ SPOT_CHECKS = [
     (GEN, "Table 3", "amazon2014-electronics", "gencdr-wo-prefix-tree", "ndcg@10", None, 0.0274),
     ("LETTER", "main results", "amazon2014-beauty", "letter", "recall@10", None, 0.0672),
     ("TIGER (Rajput", "main results", "amazon2014-toys", "sasrec", "ndcg@10", None, 0.0374),
-    ("ETEGRec (Liu", "ablation", "amazon2023-games", "etegrec-wo-alternation", "ndcg@10", None, 0.0428),
+    ("ETEGRec (Liu", "ablation", "amazon2023-games", "etegrec-joint", "ndcg@10", None, 0.0428),
     ("pmixer", "Result_Norm.md", "amazon2014-beauty", "sasrec", "ndcg@10", None, 0.3104),
 ]
 

@@ -19,7 +19,8 @@ from genrec_bench.evaluation import Evaluator
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("method,dataset", [("sasrec", "amazon2018-scientific"), ("tiger", "amazon2018-scientific")])
+@pytest.mark.parametrize("method,dataset", [("sasrec", "amazon2018-scientific"), ("tiger", "amazon2018-scientific"),
+                                            ("flexcode", "amazon2018-scientific")])
 def test_torchrun_two_processes_equals_single_process_evaluation(method, dataset, tmp_path, real_data_root):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     if torchrun is None:
@@ -28,7 +29,7 @@ def test_torchrun_two_processes_equals_single_process_evaluation(method, dataset
         [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "runners.run", "--method", method,
          "--dataset", dataset, "--profile", "smoke", "--seed", "0", "--results-dir", str(tmp_path),
          "--data-root", str(real_data_root), "--save-model", "--no-progress",
-         *(["--set", "text.fields=title"] if method == "tiger" else [])],
+         *(["--set", "text.fields=title"] if method in ("tiger", "flexcode") else [])],
         cwd=REPO, capture_output=True, text=True, timeout=900,
         env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "GENREC_CACHE": str(tmp_path / "cache")})
     assert out.returncode == 0, out.stderr[-3000:]
