@@ -49,21 +49,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None)
     p.add_argument("--train-missing", action="store_true",
                    help="train every missing (method, dataset, seed) cell first; finished runs are skipped")
+    p.add_argument("--retrain", action="store_true",
+                   help="train EVERY (method, dataset, seed) cell from scratch first (--force), replacing "
+                        "the records of the same config; resumes nothing")
     p.add_argument("--shard", default=None, metavar="I/N",
-                   help="with --train-missing: only the cells whose index modulo N is I")
+                   help="with --train-missing or --retrain: only the cells whose index modulo N is I")
     return p
+
+
+def all_cells(args) -> list[tuple[str, str, int]]:
+    """Every (method, dataset, seed) the table asks for, for the methods the suite implements."""
+    registered = set(method_names())
+    return [(m, d, s) for d in args.datasets for m in args.methods if m in registered for s in args.seeds]
 
 
 def missing_cells(args, results_dir: Path) -> list[tuple[str, str, int]]:
     cells = []
-    registered = set(method_names())
-    for dataset in args.datasets:
-        for method in args.methods:
-            if method not in registered:
-                continue
-            found = collect(results_dir, dataset, method, args.profile, args.seeds)
-            have = set(found.seeds) if found else set()
-            cells += [(method, dataset, s) for s in args.seeds if s not in have]
+    for method, dataset, seed in all_cells(args):
+        found = collect(results_dir, dataset, method, args.profile, args.seeds)
+        if not found or seed not in set(found.seeds):
+            cells.append((method, dataset, seed))
     return cells
 
 
@@ -98,15 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     results_dir = Path(args.results_dir)
     try:
-        if args.train_missing:
+        if args.train_missing or args.retrain:
             from runners import run
 
-            todo = shard_of(missing_cells(args, results_dir), args.shard)
-            for method, dataset, seed in todo:
+            cells = all_cells(args) if args.retrain else missing_cells(args, results_dir)
+            for method, dataset, seed in shard_of(cells, args.shard):
                 if dataset_status(dataset, args.data_root) is None:
                     run.main(["--method", method, "--dataset", dataset, "--profile", args.profile,
                               "--seed", str(seed), "--results-dir", str(results_dir), "--no-progress"]
-                             + (["--data-root", args.data_root] if args.data_root else []))
+                             + (["--data-root", args.data_root] if args.data_root else [])
+                             + (["--force"] if args.retrain else []))
         text = build_table(args, results_dir)
     except GenRecError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -31,3 +31,22 @@ def test_shards_partition_the_missing_cells():
     shards = [table1.shard_of(cells, f"{i}/3") for i in range(3)]
     assert sorted(c for s in shards for c in s) == sorted(cells)
     assert not set(shards[0]) & set(shards[1])
+
+
+def test_retrain_reruns_every_cell_with_force_and_train_missing_only_the_absent(tmp_path, real_data_root,
+                                                                                 monkeypatch):
+    from runners import run
+
+    runs = tmp_path / "runs" / "amazon2014-beauty" / "sasrec"
+    for src in (REPO / "results/runs/amazon2014-beauty/sasrec").glob("cpu-seed0-*"):
+        shutil.copytree(src, runs / src.name)
+    calls = []
+    monkeypatch.setattr(run, "main", lambda argv: calls.append(argv) or 0)
+    common = ["--results-dir", str(tmp_path), "--data-root", str(real_data_root), "--methods", "sasrec",
+              "--datasets", "amazon2014-beauty", "--seeds", "0", "1"]
+    assert table1.main([*common, "--train-missing"]) == 0
+    assert [argv[argv.index("--seed") + 1] for argv in calls] == ["1"] and "--force" not in calls[0]
+    calls.clear()
+    assert table1.main([*common, "--retrain"]) == 0
+    assert sorted(argv[argv.index("--seed") + 1] for argv in calls) == ["0", "1"]
+    assert all("--force" in argv for argv in calls)
