@@ -34,6 +34,7 @@ BUILTIN_MODULES = (
     "methods.letter",
     "methods.etegrec",
     "methods.flexcode",
+    "methods.gencdr",
 )
 PROFILE_NAMES = ("smoke", "cpu", "paper")
 

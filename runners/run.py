@@ -30,11 +30,16 @@ from pathlib import Path
 import torch
 from tabulate import tabulate
 
-from genrec_bench.data.catalog import dataset_names, load_dataset, resolve_data_root
+from genrec_bench.data.catalog import (
+    check_dataset_name,
+    dataset_names,
+    load_dataset,
+    resolve_data_root,
+)
 from genrec_bench.data.split import leave_last_out
 from genrec_bench.errors import GenRecError, UnknownNameError
 from genrec_bench.evaluation import EvalConfig, Evaluator, Validator
-from genrec_bench.evaluation.breakdown import head_items, popularity_breakdown
+from genrec_bench.evaluation.breakdown import domain_breakdown, head_items, popularity_breakdown
 from genrec_bench.records import RunRecord, atomic_write_bytes, capture_environment, run_directory
 from genrec_bench.records.record import RECORD_FILE
 from genrec_bench.registry import PROFILE_NAMES, get_method, method_names
@@ -51,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", required=True,
                         help=f"registered method: {', '.join(method_names())}")
     parser.add_argument("--dataset", required=True,
-                        help=f"dataset name: {', '.join(dataset_names())}")
+                        help=f"dataset name: {', '.join(dataset_names())}; join several with '+' "
+                             "for a multi-domain run (e.g. amazon2014-beauty+amazon2014-sports: "
+                             "no shared users or items, metrics also per domain)")
     parser.add_argument("--profile", default="cpu", choices=PROFILE_NAMES,
                         help="smoke = seconds (tests); cpu = sized for a 2-core CPU; "
                              "paper = the paper's schedule (a GPU budget). Default: cpu")
@@ -106,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     spec = get_method(args.method)
-    if args.dataset not in dataset_names():
-        raise UnknownNameError("dataset", args.dataset, dataset_names())
+    check_dataset_name(args.dataset)  # a registered name, or several joined with '+'
     config = spec.make_config(args.profile, parse_overrides(args.overrides))
     eval_config = EvalConfig(batch_size=args.eval_batch_size, tie_policy=args.tie_policy,
                              mask_history=args.mask_history)
@@ -163,6 +169,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         notes.append(f"item text is a PROXY, not the real metadata: {text.description}")
     if args.profile != "paper":
         notes.append(f"profile {args.profile!r}: a schedule sized for this budget, not the paper's")
+    metrics = {"valid": valid_result.metrics(metric_names), "test": test_result.metrics(metric_names),
+               "test_by_popularity": popularity_breakdown(test_result, head, metric_names)}
+    if dataset.is_multi_domain:
+        metrics["valid_by_domain"] = domain_breakdown(valid_result, dataset.user_domain,
+                                                      dataset.domains, metric_names)
+        metrics["test_by_domain"] = domain_breakdown(test_result, dataset.user_domain,
+                                                     dataset.domains, metric_names)
     n_test = len(splits.test)
     epoch_seconds = [e["train_seconds"] for e in report.epochs if "train_seconds" in e]
     samples = sum(e.get("samples", 0) for e in report.epochs)
@@ -175,8 +188,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                                                      "description": text.description,
                                                      "fields": sorted(text.fields)}},
         environment=environment,
-        metrics={"valid": valid_result.metrics(metric_names), "test": test_result.metrics(metric_names),
-                 "test_by_popularity": popularity_breakdown(test_result, head, metric_names)},
+        metrics=metrics,
         training={"epochs": report.epochs, "best_epoch": report.best_epoch,
                   "best_valid": report.best_valid, "stopped_by": report.stopped_by,
                   "selection_metric": validator.metric, **report.extra},
@@ -212,6 +224,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 def _print_summary(record: dict) -> None:
     rows = [[split] + [record["metrics"][split].get(m) for m in SUMMARY_METRICS]
             for split in ("valid", "test")]
+    rows += [[f"test: {domain} ({values['users']} users)"] + [values.get(m) for m in SUMMARY_METRICS]
+             for domain, values in record["metrics"].get("test_by_domain", {}).items()]
     print(f"{record['method']} on {record['dataset']} ({record['profile']}, seed {record['seed']}), "
           f"{record['timings']['total_s']:.0f} s")
     print(tabulate(rows, headers=["split", *SUMMARY_METRICS], floatfmt=".4f"))

@@ -39,6 +39,14 @@ def dataset_names() -> list[str]:
     return sorted(_cards(CARDS_DIR))
 
 
+def check_dataset_name(name: str) -> list[str]:
+    """The domain names of ``name`` (``a+b`` joins several datasets, see ``multidomain``);
+    UnknownNameError naming the bad part and every valid name."""
+    from genrec_bench.data.multidomain import check_dataset_name as check
+
+    return check(name, dataset_names())
+
+
 def get_card(name: str) -> DatasetCard:
     """The card of dataset ``name``; UnknownNameError listing the valid names."""
     cards = _cards(CARDS_DIR)
@@ -139,14 +147,24 @@ def load_dataset(name: str, data_root: str | Path | None = None, *,
     """Load dataset ``name`` as chronological sequences (items ``1..n_items``).
 
     Args:
-        name: a name from ``dataset_names()``.
+        name: a name from ``dataset_names()``, or several joined with ``+``.
         data_root: the folder holding the dataset folders; None = ``resolve_data_root(None)``.
         variant: force ``"preprocessed"`` or ``"raw"``; None = preprocessed when present.
 
+    ``name`` may join several names with ``+`` (``amazon2014-beauty+amazon2014-sports``):
+    each domain is loaded on its own and the domains are merged without sharing any user or
+    item (``genrec_bench.data.multidomain.merge_domains``).
+
     Raises:
-        UnknownNameError: ``name`` has no card.
+        UnknownNameError: ``name`` (or a part of it) has no card.
         DataError: files missing or malformed, or no chronological order possible.
     """
+    parts = check_dataset_name(name)
+    if len(parts) > 1:
+        from genrec_bench.data.multidomain import merge_domains
+
+        return merge_domains([load_dataset(part, data_root, variant=variant) for part in parts],
+                             name)
     card = get_card(name)
     root = resolve_data_root(data_root)
     folder = root / card.folder

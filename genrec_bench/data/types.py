@@ -145,6 +145,12 @@ class SequenceDataset:
             ``"<pad>"``.
         item_text: text fields per item, or ``None`` when the data has none here.
         provenance: which format and files were read, and every processing step.
+        domains: for a multi-domain dataset (``a+b``, see ``genrec_bench.data.multidomain``)
+            the domain names in order; empty for a single-domain dataset.
+        item_domain: int64 ``[n_items + 1]`` index into ``domains`` of every item (entry 0,
+            the padding item, is ``-1``), or ``None`` for a single-domain dataset.
+        user_domain: int64 ``[n_users]`` index into ``domains`` of every user (each user's
+            sequence lies in one domain), or ``None`` for a single-domain dataset.
     """
 
     name: str
@@ -153,6 +159,9 @@ class SequenceDataset:
     item_ids: np.ndarray
     item_text: ItemText | None = None
     provenance: dict = field(default_factory=dict)
+    domains: tuple[str, ...] = ()
+    item_domain: np.ndarray | None = None
+    user_domain: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:
@@ -168,3 +177,8 @@ class SequenceDataset:
 
     def counts(self) -> dict[str, int]:
         return {"users": self.n_users, "items": self.n_items, "interactions": self.n_interactions}
+
+    @property
+    def is_multi_domain(self) -> bool:
+        """True when the dataset merges several domains (``domains`` has more than one)."""
+        return len(self.domains) > 1

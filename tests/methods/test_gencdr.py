@@ -1,0 +1,160 @@
+"""GenCDR: the VIB term, adapter isolation, domain tries, cached decoding, and a tiny fit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from genrec_bench.data.multidomain import merge_domains
+from genrec_bench.data.split import leave_last_out
+from genrec_bench.data.types import ItemText, SequenceDataset, Sequences
+from genrec_bench.generative.beam_search import beam_search
+from genrec_bench.generative.semantic_ids import SemanticIds
+from genrec_bench.generative.tokenizers import RQVAEConfig
+from genrec_bench.generative.tokenizers.rq_vae import RQVAE
+from genrec_bench.recommender import HistoryBatch
+from genrec_bench.registry import get_method
+from methods import gencdr
+
+
+def test_vib_kl_on_a_hand_case():
+    mu = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    logvar = torch.tensor([[0.0, math.log(2.0)], [0.0, 0.0]])
+    kl = gencdr.gaussian_kl(mu, logvar)
+    # row 0: 0.5 * [(1 + 1 - 1 - 0) + (0 + 2 - 1 - log 2)] = 1 - 0.5 log 2; row 1: N(0, I) itself
+    assert kl[0].item() == pytest.approx(1 - 0.5 * math.log(2.0))
+    assert kl[1].item() == 0.0
+
+
+def test_vib_router_is_deterministic_in_eval_and_gates_in_unit_interval():
+    torch.manual_seed(0)
+    router = gencdr.VIBRouter(6, 8, 3).eval()
+    x = torch.randn(5, 6)
+    gate, kl = router(x)
+    assert torch.equal(gate, router(x)[0]) and ((gate > 0) & (gate < 1)).all()
+    assert (kl >= 0).all() and kl.shape == (5,)
+
+
+def _tokenizer(n_domains: int = 2):
+    torch.manual_seed(0)
+    rqvae = RQVAE(12, RQVAEConfig(hidden=(16,), latent_dim=4, levels=2, codebook_size=8))
+    cfg = gencdr.GenCDRTokenizerConfig(lora_r=2, lora_alpha=4, lora_dropout=0.0, adapter_epochs=3,
+                                       adapter_lr=1e-2, router_hidden=8, router_bottleneck=2)
+    return gencdr.build_domain_tokenizer(rqvae, n_domains, cfg, 12), cfg
+
+
+def test_training_one_domain_adapter_leaves_the_other_domain_unchanged():
+    tok, cfg = _tokenizer()
+    x = torch.randn(40, 12)
+    item_domain = np.array([-1] + [0] * 40)          # every training item is in domain 0
+    # make both adapters non-trivial first (LoRA B starts at zero)
+    with torch.no_grad():
+        for d in (0, 1):
+            for p in gencdr.adapter_parameters(tok.encoder, gencdr.adapter_name(d)):
+                p.normal_(0, 0.1)
+    before_b, before_a = tok.specific(x, 1).detach().clone(), tok.specific(x, 0).detach().clone()
+    universal = tok.universal(x).detach().clone()
+    gencdr.train_domain_tokenizer(tok, x, item_domain, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(tok.specific(x, 1), before_b)            # domain B untouched
+    assert not torch.allclose(tok.specific(x, 0), before_a)     # domain A trained
+    assert torch.equal(tok.universal(x), universal)             # universal encoder frozen
+    assert all(not p.requires_grad for p in tok.rqvae.decoder.parameters())
+
+
+def _ids_and_domains():
+    # 6 items with 2-level codes + dedup; items 1-3 domain 0, items 4-6 domain 1, sharing prefixes
+    codes = np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0], [1, 0, 0], [0, 0, 1], [0, 1, 1], [1, 1, 0]])
+    ids = SemanticIds(codes=codes, level_sizes=(2, 2, 2))
+    return ids, np.array([-1, 0, 0, 0, 1, 1, 1])
+
+
+def test_domain_tries_never_return_another_domains_item():
+    ids, item_domain = _ids_and_domains()
+    tries = gencdr.domain_tries(ids, item_domain, 2)
+    torch.manual_seed(0)
+    V = ids.vocab_size
+    for d in (0, 1):
+        logits = torch.randn(3, V)  # a decoder that strongly prefers arbitrary tokens
+
+        def step(tokens, parents, logits=logits):
+            return torch.log_softmax(logits, -1).unsqueeze(1).expand(-1, tokens.shape[1], -1)
+
+        result = beam_search(step, batch_size=3, level_offsets=torch.from_numpy(ids.level_offsets),
+                             level_sizes=ids.level_sizes, beam_width=10, trie=tries[d])
+        got = result.items[result.items > 0]
+        assert got.numel() == 3 * 3                              # all 3 items of the domain, per user
+        assert (torch.from_numpy(item_domain)[got] == d).all()
+
+
+def _domain(name: str, n_users: int, n_items: int, seed: int) -> SequenceDataset:
+    rng = np.random.default_rng(seed)
+    seqs = []
+    for _ in range(n_users):
+        start, length = rng.integers(0, n_items), rng.integers(4, 9)
+        seqs.append([(start + t) % n_items + 1 for t in range(length)])
+    return SequenceDataset(
+        name=name, sequences=Sequences.from_lists(seqs), user_ids=np.array([f"u{u}" for u in range(n_users)]),
+        item_ids=np.array(["<pad>"] + [f"i{i}" for i in range(1, n_items + 1)]),
+        item_text=ItemText({"title": [""] + [f"{name} {i}" for i in range(1, n_items + 1)]}, False, "synthetic"))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    dataset = merge_domains([_domain("a", 60, 25, 0), _domain("b", 40, 15, 1)])
+    splits = leave_last_out(dataset)
+    spec = get_method("gencdr")
+    model = spec.recommender(spec.make_config("smoke"), seed=0)
+    emb = np.random.default_rng(5).normal(size=(dataset.n_items + 1, 16)).astype(np.float32)
+    emb[0] = 0
+    model.item_embeddings = lambda splits: (emb, {"synthetic": True})   # no text encoder in tests
+    report = model.fit(splits)
+    return model, splits, report
+
+
+def test_fit_runs_every_stage_and_recommends_only_in_domain(fitted):
+    model, splits, report = fitted
+    stages = [e["stage"] for e in report.epochs]
+    assert stages == ["base", "universal", "domain:a", "domain:b", "router:a", "router:b"]
+    assert model.ids.is_unique() and model.ids.length == 4
+    test = splits.test
+    top = model.recommend(HistoryBatch(users=test.users, sequences=test.histories), 20)
+    items = top.items.numpy()
+    item_domain, user_domain = splits.dataset.item_domain, splits.dataset.user_domain
+    of_user = user_domain[test.users]
+    sizes = np.bincount(item_domain[1:])                         # 25 and 15 items
+    assert ((items > 0).sum(1) == np.minimum(20, sizes[of_user])).all()   # every domain item, up to 20
+    filled = items > 0
+    assert (item_domain[items][filled] == np.broadcast_to(of_user[:, None], items.shape)[filled]).all()
+    scores = top.scores.numpy()
+    assert ((scores[:, 1:] <= scores[:, :-1] + 1e-6) | np.isneginf(scores[:, 1:])).all()
+    assert np.isneginf(scores[~filled]).all() and np.isfinite(scores[filled]).all()
+
+
+def test_cached_decoding_scores_equal_the_mixture_of_full_forwards(fitted):
+    model, splits, _ = fitted
+    test = splits.test
+    rows = np.array([0, 1, 70])                                  # users of both domains
+    for r in rows:
+        d = int(splits.dataset.user_domain[test.users[r]])
+        seq = test.histories.select(np.array([r]))
+        result = model._decode(seq, d, 5)
+        gamma = model.gamma(seq, d)[0]
+        ids, mask = model._history_tokens(seq)
+        codes = result.codes[0, 0]
+        tokens = torch.from_numpy(model.ids.level_offsets) + codes
+        full = torch.cat([ids, tokens[None]], 1)
+        full_mask = torch.cat([mask, torch.ones(1, len(tokens), dtype=torch.bool)], 1)
+        logps = []
+        for active in (model.experts, [*model.experts, gencdr.adapter_name(d)]):
+            gencdr.set_active(model.lm, active)
+            with torch.no_grad():
+                logits = gencdr.lm_logits(model.lm, full, full_mask)
+            lp = torch.log_softmax(logits[0, -len(tokens) - 1:-1].float(), -1)
+            logps.append(lp.gather(1, tokens[:, None]).squeeze(1))
+        mixed = torch.log((1 - gamma) * logps[0].exp() + gamma * logps[1].exp())
+        # the beam score masks nothing on this path (every code is a valid continuation of the
+        # chosen prefix), so it equals the sum of unmasked mixture log-probabilities
+        assert result.scores[0, 0].item() == pytest.approx(mixed.sum().item(), abs=1e-4)
