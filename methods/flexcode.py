@@ -90,7 +90,7 @@ from genrec_bench.generative.samples import (
 )
 from genrec_bench.generative.semantic_ids import N_SPECIAL, add_dedup_level, code_diagnostics
 from genrec_bench.generative.t5_generator import SharedEncoderDecoder, T5GeneratorConfig, build_t5
-from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, embed_items
+from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, dataset_text_embeddings
 from genrec_bench.generative.tokenizers import RQVAE, RQVAEConfig
 from genrec_bench.generative.tokenizers.rq_vae import init_codebooks_with_kmeans, restart_dead_codes
 from genrec_bench.generative.trie import PrefixTrie
@@ -435,10 +435,7 @@ class FlexCode(Recommender):
     def fit(self, splits: SequenceSplits, validator: Validator | None = None) -> FitReport:
         cfg: FlexCodeConfig = self.config
         rng = seed_everything(self.seed)
-        text = splits.dataset.item_text
-        if text is None:
-            raise ConfigError(f"{self.name} needs item text; dataset {splits.dataset.name!r} has none here")
-        text_x, embedding_info = embed_items(text, cfg.text, cache_dir())
+        text_x, embedding_info = dataset_text_embeddings(splits.dataset, cfg.text, self.name)
         cf = collaborative_item_embeddings(splits, cfg.collaborative, seed=self.seed, device=self.device,
                                            validator=validator)
         self.codes = build_dual_codes(text_x, cf.table, cfg, self.seed,

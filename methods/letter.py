@@ -67,7 +67,7 @@ from genrec_bench.generative.semantic_ids import SemanticIds, add_dedup_level, c
 from genrec_bench.generative.seq2seq_training import fit_seq2seq
 from genrec_bench.generative.sinkhorn import sinkhorn_assign
 from genrec_bench.generative.t5_generator import T5GeneratorConfig
-from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, embed_items
+from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, dataset_text_embeddings
 from genrec_bench.generative.tokenizers import RQVAE, RQVAEConfig, RQVAEHooks, fit_rq_vae
 from genrec_bench.generative.tokenizers.rq_vae import CodeAssigner
 from genrec_bench.paths import cache_dir
@@ -332,10 +332,7 @@ class LETTER(Recommender):
     def fit(self, splits: SequenceSplits, validator: Validator | None = None) -> FitReport:
         cfg: LETTERConfig = self.config
         rng = seed_everything(self.seed)
-        text = splits.dataset.item_text
-        if text is None:
-            raise ConfigError(f"{self.name} needs item text; dataset {splits.dataset.name!r} has none here")
-        embeddings, embedding_info = embed_items(text, cfg.text, cache_dir())
+        embeddings, embedding_info = dataset_text_embeddings(splits.dataset, cfg.text, self.name)
         cf = collaborative_item_embeddings(splits, cfg.collaborative, seed=self.seed, device=self.device,
                                            validator=validator)
         self.ids = build_letter_ids(embeddings, cf.table, cfg, self.seed,
@@ -348,10 +345,8 @@ class LETTER(Recommender):
         return report
 
     def recommend(self, histories: HistoryBatch, k: int) -> TopK:
-        cfg: LETTERConfig = self.config
-        history = histories.padded(cfg.max_history, align="left").numpy()
-        result = self.seq2seq.decode(history, beam_width=max(cfg.beam_width, k))
-        return TopK(items=result.items[:, :k], scores=result.scores[:, :k])
+        return self.seq2seq.recommend(histories, k, max_history=self.config.max_history,
+                                      beam_width=self.config.beam_width)
 
 
 def _ablation(**tokenizer_changes) -> dict[str, LETTERConfig]:

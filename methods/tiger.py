@@ -29,12 +29,11 @@ import torch
 
 from genrec_bench import config_checks as checks
 from genrec_bench.data.split import SequenceSplits
-from genrec_bench.errors import ConfigError
 from genrec_bench.evaluation import Validator
 from genrec_bench.generative.semantic_ids import SemanticIds, add_dedup_level, code_diagnostics
 from genrec_bench.generative.seq2seq_training import fit_seq2seq
 from genrec_bench.generative.t5_generator import T5GeneratorConfig
-from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, embed_items
+from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, dataset_text_embeddings
 from genrec_bench.generative.tokenizers import (
     RQKMeansConfig,
     RQVAEConfig,
@@ -142,10 +141,7 @@ class TIGER(Recommender):
     def fit(self, splits: SequenceSplits, validator: Validator | None = None) -> FitReport:
         cfg: TIGERConfig = self.config
         rng = seed_everything(self.seed)
-        text = splits.dataset.item_text
-        if text is None:
-            raise ConfigError(f"tiger needs item text; dataset {splits.dataset.name!r} has none here")
-        embeddings, embedding_info = embed_items(text, cfg.text, cache_dir())
+        embeddings, embedding_info = dataset_text_embeddings(splits.dataset, cfg.text, self.name)
         self.ids = build_semantic_ids(embeddings, cfg, self.seed, embedding_info, self.device)
         report = fit_seq2seq(self, splits, self.ids, cfg, validator, rng)
         report.extra["semantic_ids"] = {"level_sizes": list(self.ids.level_sizes),
@@ -154,7 +150,5 @@ class TIGER(Recommender):
         return report
 
     def recommend(self, histories: HistoryBatch, k: int) -> TopK:
-        cfg: TIGERConfig = self.config
-        history = histories.padded(cfg.max_history, align="left").numpy()
-        result = self.seq2seq.decode(history, beam_width=max(cfg.beam_width, k))
-        return TopK(items=result.items[:, :k], scores=result.scores[:, :k])
+        return self.seq2seq.recommend(histories, k, max_history=self.config.max_history,
+                                      beam_width=self.config.beam_width)

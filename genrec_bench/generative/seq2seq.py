@@ -67,6 +67,15 @@ class SemanticIdSeq2Seq:
                            trie=self.trie if constrained else None,
                            code_to_item=None if constrained else self._codes_to_items, device=self.device)
 
+    def recommend(self, histories, k: int, *, max_history: int, beam_width: int):
+        """``TopK`` of the trie-constrained beam search (``max(beam_width, k)`` beams) for a
+        ``HistoryBatch``, reading each user's last ``max_history`` items."""
+        from genrec_bench.recommender import TopK
+
+        history = histories.padded(max_history, align="left").numpy()
+        result = self.decode(history, beam_width=max(beam_width, k))
+        return TopK(items=result.items[:, :k], scores=result.scores[:, :k])
+
     def _codes_to_items(self, codes: torch.Tensor) -> torch.Tensor:
         """``[B, W, L]`` codes -> items (0 where no item has these codes), through the trie."""
         node = torch.zeros(codes.shape[:2], dtype=torch.long, device=codes.device)

@@ -91,3 +91,13 @@ def embed_items(text: ItemText, config: TextEmbeddingConfig, cache_dir: Path,
     np.save(buffer, emb)
     atomic_write_bytes(path, buffer.getvalue())
     return emb, {**info, "cached": False}
+
+
+def dataset_text_embeddings(dataset, config: TextEmbeddingConfig, method: str) -> tuple[np.ndarray, dict]:
+    """The cached item text embeddings ``[n_items + 1, d]`` of ``dataset`` (a
+    ``SequenceDataset``) and how they were made; a clear error when it has no item text."""
+    from genrec_bench.paths import cache_dir
+
+    if dataset.item_text is None:
+        raise ConfigError(f"{method} needs item text; dataset {dataset.name!r} has none here")
+    return embed_items(dataset.item_text, config, cache_dir())
