@@ -137,7 +137,7 @@ from genrec_bench.generative.semantic_ids import SemanticIds, add_dedup_level, c
 from genrec_bench.generative.t5_generator import SharedEncoderDecoder, T5GeneratorConfig, build_t5
 from genrec_bench.generative.tokenizers import RQVAE, RQVAEConfig, RQVAEHooks, fit_rq_vae
 from genrec_bench.generative.trie import PrefixTrie
-from genrec_bench.paths import cache_dir
+from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.records.atomic import atomic_write_bytes, atomic_write_json
 from genrec_bench.registry import register_method
@@ -453,7 +453,7 @@ def pretrained_tokenizer(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
                 "embeddings_sha256_16": hashlib.sha256(embeddings.tobytes()).hexdigest()[:16],
                 "shape": list(embeddings.shape)}
     identity = json.loads(json.dumps(identity))  # as it reads back (tuples become lists)
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    key = artifact_key(identity)
     path = cache_dir() / f"etegrec-rqvae-{key}.pt"
     meta = path.with_suffix(".json")
     model = RQVAE(embeddings.shape[1], config).to(device)

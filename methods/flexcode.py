@@ -63,7 +63,6 @@ Variants as methods: ``flexcode-sid-only``, ``flexcode-cf-only``, ``flexcode-fix
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -94,7 +93,7 @@ from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, dataset
 from genrec_bench.generative.tokenizers import RQVAE, RQVAEConfig
 from genrec_bench.generative.tokenizers.rq_vae import init_codebooks_with_kmeans, restart_dead_codes
 from genrec_bench.generative.trie import PrefixTrie
-from genrec_bench.paths import cache_dir
+from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.records.atomic import atomic_write_bytes, atomic_write_json
 from genrec_bench.registry import register_method
@@ -360,7 +359,7 @@ def build_dual_codes(text_x: np.ndarray, cf_x: np.ndarray, config: FlexCodeConfi
     identity = {"tokenizer": "flexcode-dual", "config": {k: getattr(config, k) for k in keys}, "seed": seed,
                 **provenance, "n_items": int(text_x.shape[0] - 1)}
     identity = json.loads(json.dumps(identity))
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    key = artifact_key(identity)
     path = cache_dir() / f"dual-codes-{key}"
     meta = path.with_suffix(".json")
     if meta.exists() and path.with_suffix(".npz").exists():

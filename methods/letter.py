@@ -46,8 +46,6 @@ Ablations as configurations: ``letter-no-cf`` (alpha = 0), ``letter-no-div`` (be
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -70,7 +68,7 @@ from genrec_bench.generative.t5_generator import T5GeneratorConfig
 from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, dataset_text_embeddings
 from genrec_bench.generative.tokenizers import RQVAE, RQVAEConfig, RQVAEHooks, fit_rq_vae
 from genrec_bench.generative.tokenizers.rq_vae import CodeAssigner
-from genrec_bench.paths import cache_dir
+from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.registry import register_method
 from genrec_bench.training.seeding import seed_everything
@@ -300,7 +298,7 @@ def build_letter_ids(embeddings: np.ndarray, cf_table: np.ndarray, config: LETTE
     tok = config.tokenizer
     identity = {"tokenizer": "letter", "config": asdict(tok), "seed": seed, **provenance,
                 "n_items": int(embeddings.shape[0] - 1)}
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    key = artifact_key(identity)
     path = cache_dir() / f"semantic-ids-{key}"
     if path.with_suffix(".json").exists():
         return SemanticIds.load(path, expect_config=identity)

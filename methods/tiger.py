@@ -20,8 +20,6 @@ Assumptions (the paper leaves them open or the official code is not public):
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -40,7 +38,7 @@ from genrec_bench.generative.tokenizers import (
     fit_rq_kmeans,
     fit_rq_vae,
 )
-from genrec_bench.paths import cache_dir
+from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.registry import register_method
 from genrec_bench.training.seeding import seed_everything
@@ -112,7 +110,7 @@ def build_semantic_ids(embeddings: np.ndarray, config: TIGERConfig, seed: int, e
     tokenizer_config = asdict(config.rqvae if config.tokenizer == "rqvae" else config.rqkmeans)
     identity = {"tokenizer": config.tokenizer, "config": tokenizer_config, "seed": seed,
                 "embeddings": embedding_info.get("cache_file"), "n_items": int(embeddings.shape[0] - 1)}
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    key = artifact_key(identity)
     path = cache_dir() / f"semantic-ids-{key}"
     if path.with_suffix(".json").exists():
         return SemanticIds.load(path, expect_config=identity)

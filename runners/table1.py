@@ -21,12 +21,11 @@ from pathlib import Path
 
 from genrec_bench.data.catalog import dataset_names, get_card, resolve_data_root
 from genrec_bench.errors import GenRecError
-from genrec_bench.records.atomic import atomic_write_bytes
 from genrec_bench.registry import method_names
 from genrec_bench.reported import load_reported, lookup
 from genrec_bench.stats import compare_family
 from genrec_bench.tables.cells import MethodResults, collect
-from genrec_bench.tables.render import Cell, render
+from genrec_bench.tables.render import Cell, write_table_files
 
 PAPER, TABLE = "flexcode", "Table 1"
 DATASETS = ("amazon2014-beauty", "amazon2014-sports", "kuairand-1k")
@@ -172,15 +171,7 @@ def build_table(args, results_dir: Path) -> str:
             label += " (reported only)" if method in labels else " (no runs)"
         rows.append((label, [cells[(method, d, m)] for d in args.datasets for m in METRICS]))
     caption = caption_text(args, results, families)
-    out_dir = results_dir / "tables"
-    for style, suffix in (("markdown", "md"), ("latex", "tex"), ("csv", "csv")):
-        body = render(rows, headers, style)
-        if style == "markdown":
-            body = f"{body}\n\n{caption}\n"
-        elif style == "latex":
-            body = f"% {caption}\n{body}\n"
-        atomic_write_bytes(out_dir / f"table1.{suffix}", body.encode())
-    return render(rows, headers, "markdown") + "\n\n" + caption
+    return write_table_files(rows, headers, caption, results_dir / "tables", "table1")
 
 
 def caption_text(args, results: dict, families: list) -> str:

@@ -26,10 +26,9 @@ import numpy as np
 from genrec_bench.data.catalog import _resolve_files, dataset_names, get_card, resolve_data_root
 from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.errors import GenRecError
-from genrec_bench.records.atomic import atomic_write_bytes
 from genrec_bench.records.record import find_records
 from genrec_bench.reported import load_reported, lookup
-from genrec_bench.tables.render import Cell, render
+from genrec_bench.tables.render import Cell, write_table_files
 from runners.table1 import dataset_status
 
 PAPER, TABLE = "GenCDR", "Table 2"
@@ -153,15 +152,7 @@ def build_table(args, results_dir: Path) -> str:
             label += " †"
         rows.append((label, [cells[(method, d, m)] for d in args.domains for m in METRICS]))
     caption = caption_text(args, found, single)
-    out_dir = results_dir / "tables"
-    for style, suffix in (("markdown", "md"), ("latex", "tex"), ("csv", "csv")):
-        body = render(rows, headers, style)
-        if style == "markdown":
-            body = f"{body}\n\n{caption}\n"
-        elif style == "latex":
-            body = f"% {caption}\n{body}\n"
-        atomic_write_bytes(out_dir / f"table2.{suffix}", body.encode())
-    return render(rows, headers, "markdown") + "\n\n" + caption
+    return write_table_files(rows, headers, caption, results_dir / "tables", "table2")
 
 
 def caption_text(args, found: dict, single: set) -> str:

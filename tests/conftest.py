@@ -25,6 +25,18 @@ def cyclic_dataset(n_users: int = 300, n_items: int = 30, seed: int = 0) -> Sequ
         provenance={"source": "synthetic cyclic walks"})
 
 
+def cyclic_splits_with_titles(n_users: int = 120, n_items: int = 24) -> SequenceSplits:
+    """Cyclic walks whose items carry short synthetic titles (for text-based tokenizers)."""
+    import dataclasses
+
+    from genrec_bench.data.types import ItemText
+
+    words = ["red", "blue", "green", "small", "large", "soft", "hard", "bright"]
+    titles = [""] + [f"{words[i % 8]} {words[(i // 8) % 8]} item {i}" for i in range(1, n_items + 1)]
+    text = ItemText(fields={"title": titles}, is_proxy=False, description="synthetic titles")
+    return leave_last_out(dataclasses.replace(cyclic_dataset(n_users=n_users, n_items=n_items), item_text=text))
+
+
 @pytest.fixture(scope="session")
 def cyclic_splits() -> SequenceSplits:
     return leave_last_out(cyclic_dataset())

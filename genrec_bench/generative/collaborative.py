@@ -26,7 +26,7 @@ from genrec_bench.data.split import SequenceSplits
 from genrec_bench.errors import ConfigError
 from genrec_bench.evaluation.validator import Validator
 from genrec_bench.modules import SequenceTransformer
-from genrec_bench.paths import cache_dir
+from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK, top_k_from_scores
 from genrec_bench.records.atomic import atomic_write_bytes, atomic_write_json
 from genrec_bench.training.distributed import world, wrap
@@ -116,7 +116,7 @@ def collaborative_item_embeddings(splits: SequenceSplits, config: CollaborativeE
         validator: selects the epoch on validation NDCG@10 (``None``: keep the last epoch).
     """
     identity = _identity(splits, config, seed)
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    key = artifact_key(identity)
     path = cache_dir() / f"collaborative-{key}.npy"
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():

@@ -56,3 +56,21 @@ def render(rows: list[tuple[str, list[Cell]]], headers: list[str], style: str) -
     table = [[label] + [c.text(style) for c in cells] for label, cells in rows]
     fmt = "github" if style == "markdown" else "latex_raw"
     return tabulate(table, headers=["Method", *headers], tablefmt=fmt, disable_numparse=True)
+
+
+def write_table_files(rows: list[tuple[str, list[Cell]]], headers: list[str], caption: str, out_dir,
+                      stem: str) -> str:
+    """Write ``<stem>.md`` (table + caption), ``.tex`` (caption as a comment) and ``.csv``
+    under ``out_dir`` atomically; returns the markdown table with its caption."""
+    from pathlib import Path
+
+    from genrec_bench.records.atomic import atomic_write_bytes
+
+    for style, suffix in (("markdown", "md"), ("latex", "tex"), ("csv", "csv")):
+        body = render(rows, headers, style)
+        if style == "markdown":
+            body = f"{body}\n\n{caption}\n"
+        elif style == "latex":
+            body = f"% {caption}\n{body}\n"
+        atomic_write_bytes(Path(out_dir) / f"{stem}.{suffix}", body.encode())
+    return render(rows, headers, "markdown") + "\n\n" + caption

@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from genrec_bench.data.split import leave_last_out
-from genrec_bench.data.types import ItemText
 from genrec_bench.evaluation import Evaluator, Validator
 from genrec_bench.generative.semantic_ids import N_SPECIAL
 from genrec_bench.recommender import HistoryBatch
@@ -27,7 +25,7 @@ from methods.flexcode import (
     soft_token_masks,
     stratified_load_balance,
 )
-from tests.conftest import cyclic_dataset
+from tests.conftest import cyclic_splits_with_titles
 
 
 def test_cross_codebook_alignment_hand_case():
@@ -116,11 +114,7 @@ def test_variants_differ_from_flexcode_only_in_their_switch():
 @pytest.mark.parametrize("method", ["flexcode", "flexcode-sid-only"])
 def test_tiny_flexcode_fits_with_unique_ids_and_recommends_valid_items(method, tmp_path, monkeypatch):
     monkeypatch.setenv("GENREC_CACHE", str(tmp_path))
-    dataset = cyclic_dataset(n_users=120, n_items=24)
-    words = ["red", "blue", "green", "small", "large", "soft", "hard", "bright"]
-    text = ItemText(fields={"title": [""] + [f"{words[i % 8]} {words[(i // 8) % 8]} item {i}" for i in range(1, 25)]},
-                    is_proxy=False, description="synthetic titles")
-    splits = leave_last_out(dataclasses.replace(dataset, item_text=text))
+    splits = cyclic_splits_with_titles()
     spec = get_method(method)
     model = spec.recommender(spec.make_config("smoke", {"codebook_size": "4", "disambiguation_tokens": "64"}),
                              device="cpu", seed=0)

@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from genrec_bench.data.split import leave_last_out
-from genrec_bench.data.types import ItemText
 from genrec_bench.evaluation import Evaluator, Validator
 from genrec_bench.generative.tokenizers import RQVAE
 from genrec_bench.registry import get_method
@@ -24,7 +22,7 @@ from methods.letter import (
     reassign_collisions,
     sample_group_positives,
 )
-from tests.conftest import cyclic_dataset
+from tests.conftest import cyclic_splits_with_titles
 
 LOG_1_PLUS_E_INV = math.log(1 + math.exp(-1))   # -log(e / (e + 1))
 
@@ -115,11 +113,7 @@ def test_config_refuses_mismatched_collaborative_dimension():
 @pytest.mark.slow
 def test_tiny_letter_fits_and_recommends_valid_items(tmp_path, monkeypatch):
     monkeypatch.setenv("GENREC_CACHE", str(tmp_path))
-    dataset = cyclic_dataset(n_users=120, n_items=24)
-    words = ["red", "blue", "green", "small", "large", "soft", "hard", "bright"]
-    text = ItemText(fields={"title": [""] + [f"{words[i % 8]} {words[(i // 8) % 8]} item {i}" for i in range(1, 25)]},
-                    is_proxy=False, description="synthetic titles")
-    splits = leave_last_out(dataclasses.replace(dataset, item_text=text))
+    splits = cyclic_splits_with_titles()
     spec = get_method("letter")
     config = spec.make_config("smoke", {"tokenizer.codebook_size": "8", "tokenizer.diversity_clusters": "2"})
     model = spec.recommender(config, device="cpu", seed=0)
