@@ -76,16 +76,19 @@ class SharedEncoderDecoder:
     def encode(self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor, *,
                inputs_embeds: torch.Tensor | None = None) -> None:
         """Run the encoder on ``input_ids [B, S]`` (or ``inputs_embeds [B, S, d]``) and project
-        every decoder layer's cross-attention keys/values ``[B, H, S, d_kv]`` once."""
+        every decoder layer's cross-attention keys ``[B, H, d_kv, S]`` and values
+        ``[B, H, S, d_kv]`` once."""
         hidden = self.model.encoder(input_ids=input_ids, inputs_embeds=inputs_embeds,
                                     attention_mask=attention_mask).last_hidden_state
         self.cross_kv = []
         for block in self.decoder.block:
             attn = block.layer[1].EncDecAttention
             b, s, _ = hidden.shape
-            k = attn.k(hidden).view(b, s, attn.n_heads, attn.key_value_proj_dim).transpose(1, 2)
+            # stored contiguous, keys already transposed: every step multiplies by them as they are
+            # (a strided operand would be copied again at every step and layer)
+            k = attn.k(hidden).view(b, s, attn.n_heads, attn.key_value_proj_dim).permute(0, 2, 3, 1)
             v = attn.v(hidden).view(b, s, attn.n_heads, attn.key_value_proj_dim).transpose(1, 2)
-            self.cross_kv.append((k, v))
+            self.cross_kv.append((k.contiguous(), v.contiguous()))                # [B,H,dk,S], [B,H,S,dk]
         # additive mask over encoder positions: [B, 1, 1, S]
         self.encoder_bias = torch.zeros(attention_mask.shape, dtype=hidden.dtype, device=hidden.device)
         self.encoder_bias = self.encoder_bias.masked_fill(attention_mask == 0, torch.finfo(hidden.dtype).min)
@@ -128,7 +131,7 @@ class SharedEncoderDecoder:
             attn = cross_layer.EncDecAttention
             x = cross_layer.layer_norm(hidden).reshape(b, w, -1)
             q = _heads(attn.q(x), attn)                                          # [B, H, W, dk]
-            out = torch.softmax(q @ k_enc.transpose(-1, -2) + self.encoder_bias, dim=-1) @ v_enc
+            out = torch.softmax(q @ k_enc + self.encoder_bias, dim=-1) @ v_enc
             hidden = hidden + attn.o(_merge(out)).reshape(b * w, 1, -1)
             hidden = hidden + ff_layer.DenseReluDense(ff_layer.layer_norm(hidden))
         last = dec.final_layer_norm(hidden[:, -1])                              # [BW, d]
