@@ -71,6 +71,7 @@ from genrec_bench.generative.tokenizers.rq_vae import CodeAssigner
 from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.registry import register_method
+from genrec_bench.training.lr_schedule import SCHEDULES
 from genrec_bench.training.seeding import seed_everything
 
 
@@ -144,6 +145,8 @@ class LETTERConfig:
     max_history: int = 20
     training_prefixes: str = "all"
     lr: float = 5e-4
+    lr_schedule: str = "constant"
+    warmup_epochs: int = 0
     weight_decay: float = 0.01
     batch_size: int = 256
     grad_clip: float = 1.0
@@ -162,6 +165,10 @@ class LETTERConfig:
         checks.positive_ints(self, "max_history", "batch_size", "max_epochs", "patience", "eval_every", "beam_width")
         checks.in_range(self, "temperature", 1e-6, 100.0)
         checks.in_range(self, "lr", 1e-12, 10.0)
+        checks.one_of(self, "lr_schedule", SCHEDULES)
+        if not isinstance(self.warmup_epochs, int) or not 0 <= self.warmup_epochs < self.max_epochs:
+            raise ConfigError(f"{type(self).__name__}.warmup_epochs must be an int in [0, max_epochs), "
+                              f"got {self.warmup_epochs!r}")
         checks.in_range(self, "time_budget_s", 0.0, float("inf"))
 
 

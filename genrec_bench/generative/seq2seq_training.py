@@ -29,6 +29,7 @@ from genrec_bench.recommender import FitReport, Recommender
 from genrec_bench.training.batching import length_grouped_batches
 from genrec_bench.training.distributed import shard
 from genrec_bench.training.loop import Schedule, adam_step, run_epochs
+from genrec_bench.training.lr_schedule import epoch_lr, set_lr
 from genrec_bench.training.seeding import seed_everything
 
 
@@ -39,6 +40,8 @@ class Seq2SeqTrainingSettings(Protocol):
     max_history: int
     training_prefixes: str        # "all" or "one-random"
     lr: float
+    lr_schedule: str              # "constant" or "cosine" (training/lr_schedule.py)
+    warmup_epochs: int
     weight_decay: float
     batch_size: int
     grad_clip: float
@@ -67,6 +70,9 @@ def fit_seq2seq(recommender: Recommender, splits: SequenceSplits, ids: SemanticI
     fixed = all_prefixes(train) if settings.training_prefixes == "all" else None
 
     def train_epoch(epoch: int) -> dict:
+        lr = epoch_lr(settings.lr, epoch, schedule=settings.lr_schedule, max_epochs=settings.max_epochs,
+                      warmup_epochs=settings.warmup_epochs)
+        set_lr(optimizer, lr)
         rows, ends = fixed if fixed is not None else one_random_prefix(train, rng)
         window = np.minimum(ends, settings.max_history)
         total, steps = 0.0, 0
@@ -76,7 +82,7 @@ def fit_seq2seq(recommender: Recommender, splits: SequenceSplits, ids: SemanticI
             adam_step(optimizer, loss, seq2seq.model.parameters(), clip=settings.grad_clip)
             total += loss.item()
             steps += 1
-        return {"loss": total / max(steps, 1), "steps": steps, "samples": int(rows.shape[0])}
+        return {"loss": total / max(steps, 1), "steps": steps, "samples": int(rows.shape[0]), "lr": lr}
 
     schedule = Schedule(max_epochs=settings.max_epochs, patience=settings.patience, eval_every=settings.eval_every,
                         time_budget_s=settings.time_budget_s)

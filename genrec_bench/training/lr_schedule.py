@@ -1,0 +1,40 @@
+"""Learning rate as a function of the epoch, set at the start of every epoch.
+
+A function of the epoch number alone, so a resumed run sets exactly the rate an uninterrupted
+one would have (the optimizer's own state carries no schedule).
+
+* ``constant``: ``base`` every epoch.
+* ``cosine``: a linear warm-up over ``warmup_epochs`` epochs, then a half-cosine from ``base``
+  down to ``base * floor`` at ``max_epochs``. A run stopped earlier (patience or a time
+  budget) never reaches the low end of the curve; the record's schedule says so.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+SCHEDULES = ("constant", "cosine")
+
+
+def epoch_lr(base: float, epoch: int, *, schedule: str, max_epochs: int, warmup_epochs: int = 0,
+             floor: float = 0.0) -> float:
+    """The learning rate of ``epoch`` (1-based)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"lr schedule {schedule!r}: expected one of {SCHEDULES}")
+    if epoch < 1 or epoch > max_epochs:
+        raise ValueError(f"epoch {epoch} outside 1..{max_epochs}")
+    if schedule == "constant":
+        return base
+    if epoch <= warmup_epochs:
+        return base * epoch / warmup_epochs
+    span = max(max_epochs - warmup_epochs, 1)
+    progress = (epoch - 1 - warmup_epochs) / span            # 0 at the first epoch after warm-up
+    return base * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Give every parameter group of ``optimizer`` the rate ``lr``."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
