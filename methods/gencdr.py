@@ -471,6 +471,29 @@ def build_lm(cfg: GenCDRGeneratorConfig, vocab_size: int, max_positions: int):
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
+def lm_max_positions(max_history: int, code_length: int) -> int:
+    """Position embeddings of the LM: ``BOS`` + (history + target) items of ``code_length``
+    tokens each, and a small margin."""
+    return 1 + (max_history + 1) * code_length + 8
+
+
+def attach_lora(lm, g: GenCDRGeneratorConfig, n_domains: int):
+    """Wrap ``lm`` in peft with ``g.universal_experts`` LoRA experts and ``n_domains`` domain
+    adapters (all on ``LORA_TARGETS``); the base is frozen. Returns ``(peft model, expert names)``."""
+    from peft import LoraConfig, get_peft_model
+
+    expert = LoraConfig(r=g.expert_r, lora_alpha=g.expert_alpha, lora_dropout=g.lora_dropout,
+                        target_modules=LORA_TARGETS)
+    peft_lm = get_peft_model(lm, expert, adapter_name=expert_name(0))
+    for k in range(1, g.universal_experts):
+        peft_lm.add_adapter(expert_name(k), expert)
+    domain = LoraConfig(r=g.domain_r, lora_alpha=g.domain_alpha, lora_dropout=g.lora_dropout,
+                        target_modules=LORA_TARGETS)
+    for d in range(n_domains):
+        peft_lm.add_adapter(adapter_name(d), domain)
+    return peft_lm, [expert_name(k) for k in range(g.universal_experts)]
+
+
 def expert_name(k: int) -> str:
     return f"universal{k}"
 
@@ -609,14 +632,11 @@ class GenCDR(Recommender):
         return report  # no model selection: the runner evaluates validation and test once
 
     def _fit_lm(self, splits: SequenceSplits, rng: np.random.Generator, generator: torch.Generator) -> list[dict]:
-        from peft import LoraConfig, get_peft_model
-
         cfg: GenCDRConfig = self.config
         g = cfg.generator
         train = splits.train
-        L = self.ids.length
         self.tokens = self.ids.tokens()
-        max_positions = 1 + (cfg.max_history + 1) * L + 8
+        max_positions = lm_max_positions(cfg.max_history, self.ids.length)
         torch.manual_seed(self.seed)
         lm = build_lm(g, self.ids.vocab_size, max_positions).to(self.device)
         users_all = np.flatnonzero(train.lengths >= 1)
@@ -658,17 +678,8 @@ class GenCDR(Recommender):
         lm.train()
         run_stage("base", g.base_epochs, users_all, list(lm.parameters()),
                   lambda ids, mask, rows: token_nll(lm_logits(lm, ids, mask), ids, mask))
-        expert = LoraConfig(r=g.expert_r, lora_alpha=g.expert_alpha, lora_dropout=g.lora_dropout,
-                            target_modules=LORA_TARGETS)
-        peft_lm = get_peft_model(lm, expert, adapter_name=expert_name(0))
-        for k in range(1, g.universal_experts):
-            peft_lm.add_adapter(expert_name(k), expert)
-        domain_lora = LoraConfig(r=g.domain_r, lora_alpha=g.domain_alpha, lora_dropout=g.lora_dropout,
-                                 target_modules=LORA_TARGETS)
-        for d in range(len(self.domains)):
-            peft_lm.add_adapter(adapter_name(d), domain_lora)
+        peft_lm, self.experts = attach_lora(lm, g, len(self.domains))
         self.lm = peft_lm
-        self.experts = [expert_name(k) for k in range(g.universal_experts)]
         peft_lm.train()
 
         # phase 1: universal LoRA experts on every domain
