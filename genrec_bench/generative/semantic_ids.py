@@ -13,6 +13,7 @@ strictly: a missing file, a shape that does not match the config, or duplicate I
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,17 +94,28 @@ class SemanticIds:
         for p in (meta_path, codes_path):
             if not p.exists():
                 raise DataError(p, "semantic-ID artifact file is missing")
-        meta = json.loads(meta_path.read_text())
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as error:
+            raise DataError(meta_path, f"semantic-ID artifact is not valid JSON ({error}); delete it to rebuild",
+                            line=error.lineno) from None
         for key in ("level_sizes", "dedup_level", "n_items", "config", "diagnostics"):
             if key not in meta:
                 raise DataError(meta_path, "missing key in semantic-ID artifact", key=key)
         # compare as JSON: a config's tuples are read back as lists
-        if expect_config is not None and meta["config"] != json.loads(json.dumps(expect_config)):
-            raise DataError(meta_path, "semantic-ID artifact was made with another config", key="config")
-        with np.load(codes_path) as data:
-            if "codes" not in data:
-                raise DataError(codes_path, "no 'codes' array", key="codes")
-            codes = data["codes"]
+        expected = json.loads(json.dumps(expect_config)) if expect_config is not None else None
+        if expected is not None and meta["config"] != expected:
+            differing = sorted(k for k in set(meta["config"]) | set(expected)
+                               if meta["config"].get(k) != expected.get(k))
+            raise DataError(meta_path, "semantic-ID artifact was made with another config (differs in: "
+                                       f"{', '.join(differing)})", key="config")
+        try:
+            with np.load(codes_path) as data:
+                if "codes" not in data:
+                    raise DataError(codes_path, "no 'codes' array", key="codes")
+                codes = data["codes"]
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+            raise DataError(codes_path, f"semantic-ID codes cannot be read ({error}); delete it to rebuild") from None
         if codes.shape != (meta["n_items"] + 1, len(meta["level_sizes"])):
             raise DataError(codes_path, f"codes have shape {codes.shape}, expected "
                                         f"({meta['n_items'] + 1}, {len(meta['level_sizes'])})")

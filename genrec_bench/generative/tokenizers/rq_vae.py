@@ -208,7 +208,8 @@ def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
             recon_total += recon_loss.item() * batch.shape[0]
             last_residuals = residuals
         restarted = 0
-        if config.restart_dead_codes and last_residuals is not None:
+        # never after the last epoch: the final codes must use codewords the decoder trained with
+        if config.restart_dead_codes and last_residuals is not None and epoch < config.epochs - 1:
             restarted = restart_dead_codes(model, used, last_residuals, generator)
         if epoch % max(1, config.epochs // 20) == 0 or epoch == config.epochs - 1:
             history.append({"epoch": epoch + 1, "loss": total / n, "reconstruction": recon_total / n,
