@@ -287,7 +287,15 @@ def build_gencdr(profile: str, pool: int, users: int, seed: int):
     """A ``GenCDR`` ready for ``recommend`` over ``pool`` items (one domain), random weights."""
     import torch
 
-    from methods.gencdr import PROFILES, GenCDR, VIBRouter, build_lm, domain_tries, lm_max_positions, set_active
+    from methods.gencdr import (
+        PROFILES,
+        GenCDR,
+        VIBRouter,
+        build_lm,
+        domain_tries,
+        lm_max_positions,
+        set_active,
+    )
 
     cfg = PROFILES[profile]
     g = cfg.generator

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genrec_bench.data.catalog import _resolve_files, dataset_names, get_card, resolve_data_root
+from genrec_bench.data.catalog import _resolve_files, get_card, resolve_data_root
 from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
@@ -39,13 +39,6 @@ PAIRS = ("amazon2014-sports+amazon2014-clothing", "amazon2014-phones+amazon2014-
 METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@10"}
 DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger", "gencdr")
-_AMAZON_URL = "http://snap.stanford.edu/data/amazon/productGraph/categoryFiles/"
-#: GenCDR domains the suite has no dataset card for: the files GenCDR's processor downloads
-NO_CARD = {
-    "amazon2014-clothing": "reviews_Clothing_Shoes_and_Jewelry_5.json.gz",
-    "amazon2014-phones": "reviews_Cell_Phones_and_Accessories_5.json.gz",
-    "amazon2014-electronics": "reviews_Electronics_5.json.gz",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,12 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def domain_status(name: str, data_root: str | None) -> str | None:
     """None when the domain's data is present, else how to obtain it."""
-    if name in NO_CARD and name not in dataset_names():
-        file = NO_CARD[name]
-        meta = file.replace("reviews_", "meta_").replace("_5.json.gz", ".json.gz")
-        return (f"no dataset card in this suite yet; GenCDR uses the Amazon 2014 5-core file {file} "
-                f"(and {meta}) from {_AMAZON_URL}: add a card like datasets/amazon2014-sports.toml "
-                "([raw] format amazon2014_raw) and put the files under the data root")
     status = dataset_status(name, data_root)
     if status is not None:
         return status

@@ -196,7 +196,8 @@ def test_douban_with_timestamps_gives_sequences(tmp_path: Path) -> None:
 
 def test_every_card_is_valid_and_named() -> None:
     assert dataset_names() == sorted([
-        "amazon2014-beauty", "amazon2014-sports", "amazon2014-toys", "amazon2018-scientific",
+        "amazon2014-beauty", "amazon2014-sports", "amazon2014-toys", "amazon2014-clothing",
+        "amazon2014-phones", "amazon2014-electronics", "amazon2018-scientific",
         "amazon2018-instruments", "amazon2018-games", "douban-book", "douban-music",
         "douban-movie", "kuairand-1k", "kuairand-pure"])
     for name in dataset_names():

@@ -37,8 +37,7 @@ def _lora_parameters(module: nn.Module, r: int, targets: list[str]) -> int:
 
 
 def test_lora_trains_only_the_experts_and_fewer_parameters_than_full_fine_tuning(result):
-    from methods.gencdr import LORA_TARGETS, PROFILES, build_lm
-    from methods.gencdr import lm_max_positions
+    from methods.gencdr import LORA_TARGETS, PROFILES, build_lm, lm_max_positions
 
     data, _ = result
     full, lora = data["training"]["full"], data["training"]["lora"]
