@@ -76,7 +76,11 @@ run here):
 * No model selection on validation (the paper selects on validation Recall@10), no
   checkpoint/resume of a stopped run: the runner evaluates validation and test once.
 
-Ablations of the paper's Table 3 are not registered as separate methods.
+Ablations of the paper's Table 3 are registered as methods of their own (configuration
+switches, not forks): ``gencdr-wo-mtm`` (``mtm_weight`` 0), ``gencdr-wo-item-adapter``
+(universal codes only), ``gencdr-wo-specific-expert`` (no phase 2, ``P = P_uni``),
+``gencdr-wo-universal-experts`` (phase 1 skipped), ``gencdr-wo-moe-gate`` (``gamma`` = 0.5)
+and ``gencdr-wo-prefix-tree`` (unconstrained beams over the whole vocabulary).
 """
 
 from __future__ import annotations
@@ -84,7 +88,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -109,6 +113,7 @@ from genrec_bench.training.seeding import seed_everything
 
 log = logging.getLogger(__name__)
 BOS = 1  #: the sequence start token of the LM (token 0 = padding)
+USER_ROUTERS = ("vib", "average")
 
 # ----------------------------------------------------------------------------- configs
 
@@ -123,6 +128,8 @@ class GenCDRTokenizerConfig:
     adapter_epochs, adapter_lr, adapter_batch_size: adapter + router training.
     router_hidden, router_bottleneck: the item router's MLP width and Gaussian size.
     vib_weight: weight of the item router's KL(q(h|x) || N(0, I)).
+    item_adapters: False = ablation "w/o Item Adapter": items keep their universal codes
+        (no domain adapters, no item router).
     """
 
     rqvae: RQVAEConfig = field(default_factory=lambda: RQVAEConfig(
@@ -140,6 +147,7 @@ class GenCDRTokenizerConfig:
     router_hidden: int = 128
     router_bottleneck: int = 16
     vib_weight: float = 1e-3
+    item_adapters: bool = True
 
     def __post_init__(self) -> None:
         checks.positive_ints(self, "pca_dim", "mtm_hidden", "lora_r", "lora_alpha", "adapter_epochs",
@@ -160,6 +168,13 @@ class GenCDRGeneratorConfig:
     lora_dropout: dropout of both kinds of LoRA.
     phase1_epochs, phase2_epochs, router_epochs: epochs of each stage.
     router_hidden, router_bottleneck, vib_weight: the user-level router.
+    train_universal_experts: False = ablation "w/o Universal Experts": phase 1 is skipped, so
+        the experts keep peft's initialisation (B = 0: exactly no update) and ``P_uni`` is the
+        base LM.
+    specific_experts: False = ablation "w/o Specific Expert": no phase 2 and no user router;
+        decoding uses ``P_uni`` alone.
+    user_router: ``vib`` (the paper) or ``average`` (ablation "w/o MoE Gate (Avg.)":
+        ``gamma = 0.5`` for every user, no router training).
     """
 
     hidden_size: int = 128
@@ -180,8 +195,12 @@ class GenCDRGeneratorConfig:
     router_hidden: int = 128
     router_bottleneck: int = 16
     vib_weight: float = 1e-3
+    train_universal_experts: bool = True
+    specific_experts: bool = True
+    user_router: str = "vib"
 
     def __post_init__(self) -> None:
+        checks.one_of(self, "user_router", USER_ROUTERS)
         checks.positive_ints(self, "hidden_size", "layers", "heads", "kv_heads", "intermediate_size",
                              "universal_experts", "expert_r", "expert_alpha", "domain_r", "domain_alpha",
                              "router_hidden", "router_bottleneck")
@@ -207,6 +226,9 @@ class GenCDRConfig:
     lr, weight_decay, batch_size, grad_clip: AdamW for every LM stage.
     beam_width: beams kept while decoding (>= the evaluator's top-K, 20).
     time_budget_s: 0 = none; else the LM stages stop early when their share is spent.
+    prefix_tree: False = ablation "w/o Prefix Tree": unconstrained beams; a generated ID that
+        is no item (or an item of another domain) fills a list slot but never hits
+        (the record's ``top_k_lists`` says how many slots held no item).
     """
 
     text: TextEmbeddingConfig = field(default_factory=TextEmbeddingConfig)
@@ -220,6 +242,7 @@ class GenCDRConfig:
     beam_width: int = 20
     time_budget_s: float = 0.0
     selection_metric: str = "recall@10"
+    prefix_tree: bool = True
 
     def __post_init__(self) -> None:
         checks.positive_ints(self, "max_history", "batch_size", "beam_width")
@@ -606,10 +629,14 @@ class GenCDR(Recommender):
                  if tc.mtm_weight > 0 else None)
         universal_codes, rq_info, rqvae = fit_rq_vae(body, tc.rqvae, self.seed, self.device, hooks=hooks)
         x = torch.from_numpy(body).to(self.device)
-        self.tokenizer = build_domain_tokenizer(rqvae, n_domains, tc, body.shape[1])
-        self.rqvae, self.item_router = rqvae, self.tokenizer.router   # counted in num_parameters
-        adapter_history = train_domain_tokenizer(self.tokenizer, x, self.item_domain, tc, generator)
-        codes, alphas = fused_codes(self.tokenizer, x, self.item_domain)
+        self.rqvae = rqvae                                              # counted in num_parameters
+        if tc.item_adapters:
+            self.tokenizer = build_domain_tokenizer(rqvae, n_domains, tc, body.shape[1])
+            self.item_router = self.tokenizer.router
+            adapter_history = train_domain_tokenizer(self.tokenizer, x, self.item_domain, tc, generator)
+            codes, alphas = fused_codes(self.tokenizer, x, self.item_domain)
+        else:                                                           # ablation: universal codes
+            codes, alphas, adapter_history = universal_codes, {}, []
         log.info("gencdr tokenizer: %d items, %d domains, mean alpha %s (%.0f s)", x.shape[0], n_domains,
                  {self.domains[d]: round(a, 3) for d, a in alphas.items()}, time.perf_counter() - t0)
         sizes = (tc.rqvae.codebook_size,) * tc.rqvae.levels
@@ -622,6 +649,7 @@ class GenCDR(Recommender):
                                level_sizes=(*sizes, dedup), dedup_level=True,
                                config={"tokenizer": asdict(tc)}, diagnostics=diagnostics)
         self.tries = [t.to(self.device) for t in domain_tries(self.ids, self.item_domain, n_domains)]
+        self.all_items_trie = PrefixTrie.build(self.ids.codes[1:], self.ids.level_sizes).to(self.device)
         t_tok = time.perf_counter()
 
         report.epochs = self._fit_lm(splits, rng, generator)
@@ -640,9 +668,12 @@ class GenCDR(Recommender):
         torch.manual_seed(self.seed)
         lm = build_lm(g, self.ids.vocab_size, max_positions).to(self.device)
         users_all = np.flatnonzero(train.lengths >= 1)
-        stages = [("base", g.base_epochs), ("universal", g.phase1_epochs),
-                  *[(f"domain:{d}", g.phase2_epochs) for d in range(len(self.domains))], ("router", g.router_epochs)]
-        budget = cfg.time_budget_s / len(stages) if cfg.time_budget_s else math.inf
+        trains_router = g.specific_experts and g.user_router == "vib"
+        stages = [("base", g.base_epochs), ("universal", g.phase1_epochs if g.train_universal_experts else 0),
+                  *[(f"domain:{d}", g.phase2_epochs if g.specific_experts else 0) for d in range(len(self.domains))],
+                  ("router", g.router_epochs if trains_router else 0)]
+        active_stages = sum(1 for _, epochs in stages if epochs > 0)
+        budget = cfg.time_budget_s / max(active_stages, 1) if cfg.time_budget_s else math.inf
         history: list[dict] = []
 
         def run_stage(stage: str, epochs: int, users: np.ndarray, params: list, step_loss) -> None:
@@ -682,13 +713,13 @@ class GenCDR(Recommender):
         self.lm = peft_lm
         peft_lm.train()
 
-        # phase 1: universal LoRA experts on every domain
+        # phase 1: universal LoRA experts on every domain (ablation: skipped, experts stay zero)
         set_active(peft_lm, self.experts, trainable=self.experts)
-        run_stage("universal", g.phase1_epochs, users_all,
+        run_stage("universal", g.phase1_epochs if g.train_universal_experts else 0, users_all,
                   [p for k in self.experts for p in adapter_parameters(peft_lm, k)],
                   lambda ids, mask, rows: token_nll(lm_logits(peft_lm, ids, mask), ids, mask))
-        # phase 2: one adapter per domain, on that domain's users only
-        for d in range(len(self.domains)):
+        # phase 2: one adapter per domain, on that domain's users only (ablation: none)
+        for d in range(len(self.domains) if g.specific_experts else 0):
             name = adapter_name(d)
             set_active(peft_lm, [*self.experts, name], trainable=[name])
             users = users_all[self.user_domain[users_all] == d]
@@ -697,7 +728,10 @@ class GenCDR(Recommender):
         set_active(peft_lm, self.experts)
         peft_lm.eval()  # no LoRA dropout from here on; only the router trains
 
-        # the user-level router: mixture NLL + VIB, domain by domain
+        # the user-level router: mixture NLL + VIB, domain by domain (ablations: no router)
+        if not trains_router:
+            self.user_router = None
+            return history
         self.user_router = VIBRouter(g.hidden_size, g.router_hidden, g.router_bottleneck).to(self.device)
         self.user_router.train()
         for d in range(len(self.domains)):
@@ -741,12 +775,22 @@ class GenCDR(Recommender):
         return TopK(items=items[:, :k], scores=scores[:, :k])
 
     def gamma(self, sequences, domain: int) -> torch.Tensor:
-        """The user router's weight ``[B]`` of the domain model for these histories."""
+        """The user router's weight ``[B]`` of the domain model for these histories (0 without
+        specific experts, 0.5 with the averaging ablation)."""
+        fixed = self._fixed_gamma()
+        if fixed is not None:
+            return torch.full((len(sequences.lengths),), fixed, device=self.device)
         ids, mask = self._history_tokens(sequences)
         with torch.no_grad():
             set_active(self.lm, self.experts)
             _, hidden = lm_logits(self.lm, ids, mask, hidden=True)
             return self.user_router(hidden[:, -1])[0]
+
+    def _fixed_gamma(self) -> float | None:
+        g = self.config.generator
+        if not g.specific_experts:
+            return 0.0
+        return 0.5 if g.user_router == "average" else None
 
     def _history_tokens(self, sequences) -> tuple[torch.Tensor, torch.Tensor]:
         """Right-aligned ``BOS`` + history codes (padding on the left)."""
@@ -766,7 +810,10 @@ class GenCDR(Recommender):
         B = ids.shape[0]
         positions = (mask.long().cumsum(1) - 1).clamp(min=0)
         state = {}
-        configs = {"uni": self.experts, "spec": [*self.experts, adapter_name(domain)]}
+        fixed = self._fixed_gamma()
+        configs = {"uni": self.experts}
+        if fixed != 0.0:
+            configs["spec"] = [*self.experts, adapter_name(domain)]
         first = {}
         for key, active in configs.items():
             set_active(self.lm, active)
@@ -776,14 +823,16 @@ class GenCDR(Recommender):
             state[key] = out.past_key_values
             first[key] = F.log_softmax(out.logits[:, -1].float(), -1)
             if key == "uni":
-                gamma = self.user_router(out.hidden_states[-1][:, -1])[0]      # [B]
+                gamma = (self.user_router(out.hidden_states[-1][:, -1])[0] if fixed is None     # [B]
+                         else torch.full((B,), fixed, device=ids.device))
         log_g = torch.log(gamma.clamp(min=1e-6))[:, None, None]
         log_1g = torch.log1p(-gamma.clamp(max=1 - 1e-6))[:, None, None]
         run = {"mask": mask.long(), "pos": positions[:, -1:], "width": 1}
 
         def step(tokens: torch.Tensor, parents: torch.Tensor | None) -> torch.Tensor:
             if parents is None:
-                lp_u, lp_s = first["uni"].unsqueeze(1), first["spec"].unsqueeze(1)
+                lp_u = first["uni"].unsqueeze(1)
+                lp_s = first["spec"].unsqueeze(1) if "spec" in first else None
             else:
                 W = tokens.shape[1]
                 # new row (user b, beam j) continues old row b * previous width + parent
@@ -801,9 +850,57 @@ class GenCDR(Recommender):
                     state[key] = out.past_key_values
                     out_lp[key] = F.log_softmax(out.logits[:, -1].float(), -1).view(B, W, -1)
                 run["width"] = W
-                lp_u, lp_s = out_lp["uni"], out_lp["spec"]
+                lp_u, lp_s = out_lp["uni"], out_lp.get("spec")
+            if "spec" not in configs:                                  # gamma = 0: P = P_uni
+                return lp_u
             return torch.logaddexp(log_1g + lp_u, log_g + lp_s)
 
+        constrained = self.config.prefix_tree
         return beam_search(step, batch_size=B, level_offsets=torch.from_numpy(self.ids.level_offsets),
-                           level_sizes=self.ids.level_sizes, beam_width=width, trie=self.tries[domain],
+                           level_sizes=self.ids.level_sizes, beam_width=width,
+                           trie=self.tries[domain] if constrained else None,
+                           code_to_item=None if constrained else self.all_items_trie.lookup,
                            start_token=BOS, device=self.device)
+
+
+# ----------------------------------------------------------------------------- ablations (paper Table 3)
+
+
+def _variant(*, tokenizer: dict | None = None, generator: dict | None = None, **top) -> dict[str, GenCDRConfig]:
+    """Every profile of GenCDR with some switches changed."""
+    return {name: replace(cfg, tokenizer=replace(cfg.tokenizer, **(tokenizer or {})),
+                          generator=replace(cfg.generator, **(generator or {})), **top)
+            for name, cfg in PROFILES.items()}
+
+
+@register_method("gencdr-wo-mtm", config=GenCDRConfig, profiles=_variant(tokenizer={"mtm_weight": 0.0}))
+class GenCDRWithoutMTM(GenCDR):
+    """Ablation "w/o MTM": the universal RQ-VAE without the masked-token-modelling loss."""
+
+
+@register_method("gencdr-wo-item-adapter", config=GenCDRConfig,
+                 profiles=_variant(tokenizer={"item_adapters": False}))
+class GenCDRWithoutItemAdapter(GenCDR):
+    """Ablation "w/o Item Adapter": items keep their universal codes."""
+
+
+@register_method("gencdr-wo-specific-expert", config=GenCDRConfig,
+                 profiles=_variant(generator={"specific_experts": False}))
+class GenCDRWithoutSpecificExpert(GenCDR):
+    """Ablation "w/o Specific Expert": no per-domain LoRA, no user router; ``P = P_uni``."""
+
+
+@register_method("gencdr-wo-universal-experts", config=GenCDRConfig,
+                 profiles=_variant(generator={"train_universal_experts": False}))
+class GenCDRWithoutUniversalExperts(GenCDR):
+    """Ablation "w/o Universal Experts": phase 1 skipped (the experts are exactly zero)."""
+
+
+@register_method("gencdr-wo-moe-gate", config=GenCDRConfig, profiles=_variant(generator={"user_router": "average"}))
+class GenCDRWithoutMoEGate(GenCDR):
+    """Ablation "w/o MoE Gate (Avg.)": ``gamma = 0.5`` for every user."""
+
+
+@register_method("gencdr-wo-prefix-tree", config=GenCDRConfig, profiles=_variant(prefix_tree=False))
+class GenCDRWithoutPrefixTree(GenCDR):
+    """Ablation "w/o Prefix Tree": unconstrained beams (invalid or other-domain IDs never hit)."""

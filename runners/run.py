@@ -171,6 +171,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         notes.append(f"profile {args.profile!r}: a schedule sized for this budget, not the paper's")
     metrics = {"valid": valid_result.metrics(metric_names), "test": test_result.metrics(metric_names),
                "test_by_popularity": popularity_breakdown(test_result, head, metric_names)}
+    lists = {split: r.list_summary() for split, r in (("valid", valid_result), ("test", test_result))}
+    if lists["test"] is not None:
+        metrics["top_k_lists"] = lists   # generative decoders: slots without an item (invalid IDs)
     if dataset.is_multi_domain:
         metrics["valid_by_domain"] = domain_breakdown(valid_result, dataset.user_domain,
                                                       dataset.domains, metric_names)

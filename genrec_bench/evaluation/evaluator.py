@@ -77,6 +77,7 @@ class Evaluator:
         n = len(split)
         ranks = np.empty(n, dtype=np.int64)
         tied = np.empty(n, dtype=bool)
+        empty = np.zeros(n, dtype=np.int64)
         ranking, cutoff = "full", None
         # users of similar history length share a chunk, so padded batches stay narrow;
         # results are written back in the split's order
@@ -97,6 +98,7 @@ class Evaluator:
                 ranking, cutoff = "top-k", cfg.top_k
                 top = model.recommend(batch, cfg.top_k)
                 items, top_scores = top.items.detach().cpu(), top.scores.detach().cpu()
+                empty[rows] = (cfg.top_k - (items != 0).sum(dim=1)).numpy()     # before history masking
                 if cfg.mask_history:
                     items, top_scores = self._drop_history(batch, items, top_scores)
                 r, t = ranks_from_top_k(items, top_scores, targets, tie_policy=cfg.tie_policy)
@@ -104,12 +106,14 @@ class Evaluator:
             tied[rows] = t.numpy()
         if current.distributed:
             mine = np.concatenate([order[s:s + cfg.batch_size] for s in starts]) if starts else order[:0]
-            for rows, r, t, kind in all_gather_objects((mine, ranks[mine], tied[mine], (ranking, cutoff))):
-                ranks[rows], tied[rows] = r, t
+            for rows, r, t, e, kind in all_gather_objects((mine, ranks[mine], tied[mine], empty[mine],
+                                                           (ranking, cutoff))):
+                ranks[rows], tied[rows], empty[rows] = r, t, e
                 if kind[0] == "top-k":
                     ranking, cutoff = kind
         return EvalResult(users=split.users.copy(), targets=split.targets.copy(), ranks=ranks,
-                          tied=tied, ranking=ranking, cutoff=cutoff, settings=self.settings())
+                          tied=tied, ranking=ranking, cutoff=cutoff, settings=self.settings(),
+                          empty_slots=empty if ranking == "top-k" else None)
 
     def settings(self) -> dict:
         return {**asdict(self.config), "metrics": list(self.config.metrics),

@@ -21,6 +21,8 @@ class EvalResult:
         ranking: ``"full"`` (every item scored) or ``"top-k"`` (ranks beyond the list are unknown).
         cutoff: the list length for ``"top-k"`` rankings, else ``None``.
         settings: the evaluator's declared policies (ties, history masking, ...).
+        empty_slots: int64 ``[n]`` slots of each user's top-k list holding no item (an invalid
+            generated ID, or fewer valid items than ``cutoff``); ``None`` for full rankings.
     """
 
     users: np.ndarray
@@ -30,6 +32,7 @@ class EvalResult:
     ranking: str
     cutoff: int | None
     settings: dict = field(default_factory=dict)
+    empty_slots: np.ndarray | None = None
 
     def per_user(self, metric: str) -> np.ndarray:
         """float64 ``[n]`` values of ``metric`` (e.g. ``"ndcg@10"``) for every user."""
@@ -48,7 +51,16 @@ class EvalResult:
     def subset(self, mask: np.ndarray) -> EvalResult:
         """The result restricted to the users where ``mask`` (bool ``[n]``) is true."""
         return EvalResult(self.users[mask], self.targets[mask], self.ranks[mask], self.tied[mask],
-                          self.ranking, self.cutoff, self.settings)
+                          self.ranking, self.cutoff, self.settings,
+                          None if self.empty_slots is None else self.empty_slots[mask])
+
+    def list_summary(self) -> dict[str, float] | None:
+        """For top-k rankings: the share of list slots holding no item and the share of users
+        with at least one such slot (``None`` for full rankings)."""
+        if self.empty_slots is None or self.cutoff is None or not len(self.ranks):
+            return None
+        return {"empty_slot_rate": float(self.empty_slots.mean() / self.cutoff),
+                "users_with_empty_slots": float((self.empty_slots > 0).mean())}
 
 
 def parse_metric(metric: str) -> tuple[str, int]:

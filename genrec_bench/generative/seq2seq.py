@@ -78,7 +78,4 @@ class SemanticIdSeq2Seq:
 
     def _codes_to_items(self, codes: torch.Tensor) -> torch.Tensor:
         """``[B, W, L]`` codes -> items (0 where no item has these codes), through the trie."""
-        node = torch.zeros(codes.shape[:2], dtype=torch.long, device=codes.device)
-        for level in range(codes.shape[2]):
-            node = torch.where(node >= 0, self.trie.children[level][node.clamp(min=0), codes[..., level]], node)
-        return torch.where(node >= 0, self.trie.leaf_item[node.clamp(min=0)], torch.zeros_like(node))
+        return self.trie.lookup(codes)

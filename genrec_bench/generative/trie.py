@@ -55,5 +55,13 @@ class PrefixTrie:
     def depth(self) -> int:
         return len(self.children)
 
+    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
+        """Items of code tuples ``[..., L]`` (int64 ``[...]``; 0 where no item has that ID):
+        what an unconstrained decoder's beams map to."""
+        node = torch.zeros(codes.shape[:-1], dtype=torch.long, device=codes.device)
+        for level in range(codes.shape[-1]):
+            node = torch.where(node >= 0, self.children[level][node.clamp(min=0), codes[..., level]], node)
+        return torch.where(node >= 0, self.leaf_item[node.clamp(min=0)], torch.zeros_like(node))
+
     def to(self, device: torch.device | str) -> PrefixTrie:
         return PrefixTrie([c.to(device) for c in self.children], self.leaf_item.to(device), self.level_sizes)

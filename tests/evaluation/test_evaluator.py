@@ -76,3 +76,29 @@ def test_cutoff_beyond_list_is_refused():
     result = Evaluator(n_items=29).evaluate(FixedScores(table, exact=False), split)
     with pytest.raises(ValueError, match="at least 50"):
         result.mean("recall@50")
+
+
+class HolesInLists(FixedScores):
+    """Top-k lists where user u's last ``u % 4`` slots hold no item (an invalid generated ID)."""
+
+    def recommend(self, histories, k) -> TopK:
+        top = super().recommend(histories, k)
+        holes = torch.from_numpy(histories.users % 4)
+        slot = torch.arange(k).unsqueeze(0)
+        empty = slot >= k - holes.unsqueeze(1)
+        return TopK(items=top.items.masked_fill(empty, 0), scores=top.scores.masked_fill(empty, -torch.inf))
+
+
+def test_empty_top_k_slots_are_counted_per_user_and_summarised():
+    rng = np.random.default_rng(3)
+    n_users, n_items = 30, 40
+    table = rng.normal(size=(n_users, n_items + 1)).astype(np.float32)
+    split = make_split(n_users, n_items, rng)
+    result = Evaluator(EvalConfig(batch_size=8), n_items=n_items).evaluate(HolesInLists(table, exact=False), split)
+    np.testing.assert_array_equal(result.empty_slots, np.arange(n_users) % 4)
+    summary = result.list_summary()
+    assert summary["empty_slot_rate"] == pytest.approx((np.arange(n_users) % 4).mean() / 20)
+    assert summary["users_with_empty_slots"] == pytest.approx(np.mean(np.arange(n_users) % 4 > 0))
+    assert result.subset(np.arange(n_users) < 5).empty_slots.tolist() == [0, 1, 2, 3, 0]
+    full = Evaluator(n_items=n_items).evaluate(FixedScores(table), split)
+    assert full.empty_slots is None and full.list_summary() is None
