@@ -20,6 +20,9 @@ from transformers import T5Config, T5ForConditionalGeneration
 from genrec_bench import config_checks as checks
 
 
+ENCODER_BLOCK = 64  #: users encoded together while decoding
+
+
 @dataclass(frozen=True)
 class T5GeneratorConfig:
     """T5 sizes. Defaults = TIGER as used by LETTER (``LETTER-TIGER/ckpt/TIGER/config.json``):
@@ -78,8 +81,13 @@ class SharedEncoderDecoder:
         """Run the encoder on ``input_ids [B, S]`` (or ``inputs_embeds [B, S, d]``) and project
         every decoder layer's cross-attention keys ``[B, H, d_kv, S]`` and values
         ``[B, H, S, d_kv]`` once."""
-        hidden = self.model.encoder(input_ids=input_ids, inputs_embeds=inputs_embeds,
-                                    attention_mask=attention_mask).last_hidden_state
+        # in blocks of users: the feed-forward activations of a block stay in cache (measured on
+        # 2 cores: 256 paper-size users encode in 0.84 s in blocks of 64, 1.29 s at once)
+        hidden = torch.cat([
+            self.model.encoder(input_ids=None if input_ids is None else input_ids[s:s + ENCODER_BLOCK],
+                               inputs_embeds=None if inputs_embeds is None else inputs_embeds[s:s + ENCODER_BLOCK],
+                               attention_mask=attention_mask[s:s + ENCODER_BLOCK]).last_hidden_state
+            for s in range(0, attention_mask.shape[0], ENCODER_BLOCK)])
         self.cross_kv = []
         for block in self.decoder.block:
             attn = block.layer[1].EncDecAttention
