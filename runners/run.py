@@ -36,8 +36,9 @@ from genrec_bench.data.catalog import (
     load_dataset,
     resolve_data_root,
 )
+from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.data.split import leave_last_out
-from genrec_bench.errors import GenRecError, UnknownNameError
+from genrec_bench.errors import ConfigError, GenRecError, UnknownNameError
 from genrec_bench.evaluation import EvalConfig, Evaluator, Validator
 from genrec_bench.evaluation.breakdown import domain_breakdown, head_items, popularity_breakdown
 from genrec_bench.records import RunRecord, atomic_write_bytes, capture_environment, run_directory
@@ -75,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how a target tied with other items is ranked. Default: pessimistic")
     parser.add_argument("--mask-history", action="store_true",
                         help="remove history items from the ranking (default: off, as TIGER/LETTER)")
+    parser.add_argument("--candidates", choices=("all", "user-domain"), default=None,
+                        help="items each user's ranking runs over: all, or only the user's own domain "
+                             "(default: user-domain for a multi-domain dataset, else all)")
     parser.add_argument("--force", action="store_true",
                         help="run from scratch even if the record or a checkpoint exists "
                              "(by default a stopped run resumes from its last finished epoch)")
@@ -115,11 +119,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     spec = get_method(args.method)
     check_dataset_name(args.dataset)  # a registered name, or several joined with '+'
     config = spec.make_config(args.profile, parse_overrides(args.overrides))
+    multi_domain = len(split_dataset_name(args.dataset)) > 1
+    candidates = args.candidates or ("user-domain" if multi_domain else "all")
+    if candidates == "user-domain" and not multi_domain:
+        raise ConfigError(f"--candidates user-domain needs a multi-domain dataset (a+b), got {args.dataset!r}")
     eval_config = EvalConfig(batch_size=args.eval_batch_size, tie_policy=args.tie_policy,
-                             mask_history=args.mask_history)
+                             mask_history=args.mask_history, candidates=candidates)
     config_json = dataclasses.asdict(config)
     identity = {"config": config_json, "tie_policy": eval_config.tie_policy,
                 "mask_history": eval_config.mask_history, "metrics": list(eval_config.metrics)}
+    if candidates != "all":   # absent for "all", so records made before the option keep their ids
+        identity["candidates"] = candidates
     directory = run_directory(Path(args.results_dir), args.dataset, args.method, args.profile,
                               args.seed, identity)
     if (directory / RECORD_FILE).exists() and not args.force:
@@ -147,7 +157,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     t_loaded = time.perf_counter()
     rss = {"load": _peak_rss_mb()}
 
-    evaluator = Evaluator(eval_config, n_items=splits.n_items)
+    evaluator = Evaluator(eval_config, n_items=splits.n_items,
+                          item_domain=dataset.item_domain if dataset.is_multi_domain else None,
+                          user_domain=dataset.user_domain if dataset.is_multi_domain else None)
     model = spec.recommender(config, device=device, seed=args.seed)
     model.checkpoint_path = checkpoint
     validator = Validator(evaluator, splits.valid, metric=getattr(config, "selection_metric", "ndcg@10"))

@@ -20,6 +20,7 @@ from genrec_bench.recommender import HistoryBatch, Recommender
 from genrec_bench.training.distributed import all_gather_objects, world
 
 DEFAULT_KS = (1, 5, 10, 20)
+CANDIDATES = ("all", "user-domain")
 DEFAULT_METRICS = tuple(f"{m}@{k}" for m in ("recall", "ndcg", "mrr") for k in DEFAULT_KS)
 
 
@@ -34,6 +35,9 @@ class EvalConfig:
         mask_history: remove items of the user's history from the ranking (the target is
             never removed). Default off, as in TIGER and LETTER.
         top_k: list length asked from methods without ``score_all`` (>= the largest K).
+        candidates: ``all`` (every item) or ``user-domain`` (multi-domain datasets: only the
+            items of the user's own domain are ranked, as a domain-aware decoder returns them;
+            items of other domains are removed from scores and from top-k lists).
     """
 
     metrics: tuple[str, ...] = DEFAULT_METRICS
@@ -41,8 +45,11 @@ class EvalConfig:
     tie_policy: str = "pessimistic"
     mask_history: bool = False
     top_k: int = 20
+    candidates: str = "all"
 
     def __post_init__(self) -> None:
+        if self.candidates not in CANDIDATES:
+            raise ValueError(f"candidates must be one of {CANDIDATES}, got {self.candidates!r}")
         if self.tie_policy not in TIE_POLICIES:
             raise ValueError(f"tie_policy must be one of {TIE_POLICIES}")
         if self.batch_size < 1:
@@ -55,9 +62,16 @@ class EvalConfig:
 class Evaluator:
     """Ranks each user's target and returns an :class:`EvalResult`."""
 
-    def __init__(self, config: EvalConfig | None = None, *, n_items: int) -> None:
+    def __init__(self, config: EvalConfig | None = None, *, n_items: int, item_domain: np.ndarray | None = None,
+                 user_domain: np.ndarray | None = None) -> None:
+        """``item_domain`` (int64 ``[n_items + 1]``) and ``user_domain`` (int64 ``[n_users]``)
+        are needed for ``candidates="user-domain"``."""
         self.config = config or EvalConfig()
         self.n_items = n_items
+        if self.config.candidates == "user-domain" and (item_domain is None or user_domain is None):
+            raise ValueError("candidates='user-domain' needs item_domain and user_domain (a multi-domain dataset)")
+        self.item_domain = None if item_domain is None else torch.from_numpy(np.asarray(item_domain))
+        self.user_domain = None if user_domain is None else np.asarray(user_domain)
 
     def evaluate(self, model: Recommender, split: EvalSplit) -> EvalResult:
         """Rank every user's target; the model's modules are in eval mode meanwhile."""
@@ -89,18 +103,18 @@ class Evaluator:
             rows = order[start:start + cfg.batch_size]
             batch = HistoryBatch(users=split.users[rows], sequences=split.histories.select(rows))
             targets = torch.from_numpy(split.targets[rows])
+            exclude = self._excluded(batch)
             scores = model.score_all(batch)
             if scores is not None:
                 scores = scores.detach().cpu()
-                exclude = self._history_mask(batch) if cfg.mask_history else None
                 r, t = ranks_from_scores(scores, targets, tie_policy=cfg.tie_policy, exclude=exclude)
             else:
                 ranking, cutoff = "top-k", cfg.top_k
                 top = model.recommend(batch, cfg.top_k)
                 items, top_scores = top.items.detach().cpu(), top.scores.detach().cpu()
-                empty[rows] = (cfg.top_k - (items != 0).sum(dim=1)).numpy()     # before history masking
-                if cfg.mask_history:
-                    items, top_scores = self._drop_history(batch, items, top_scores)
+                empty[rows] = (cfg.top_k - (items != 0).sum(dim=1)).numpy()     # before any removal
+                if exclude is not None:
+                    items, top_scores = _drop(exclude, items, top_scores)
                 r, t = ranks_from_top_k(items, top_scores, targets, tie_policy=cfg.tie_policy)
             ranks[rows] = r.numpy()
             tied[rows] = t.numpy()
@@ -116,8 +130,20 @@ class Evaluator:
                           empty_slots=empty if ranking == "top-k" else None)
 
     def settings(self) -> dict:
+        over = ("all items" if self.config.candidates == "all"
+                else "the items of the user's own domain")
         return {**asdict(self.config), "metrics": list(self.config.metrics),
-                "protocol": "full ranking over all items, one target per user"}
+                "protocol": f"full ranking over {over}, one target per user"}
+
+    def _excluded(self, batch: HistoryBatch) -> torch.Tensor | None:
+        """bool ``[B, n_items + 1]`` of items removed from this chunk's rankings (history items
+        with ``mask_history``, other domains' items with ``candidates="user-domain"``), or None."""
+        exclude = self._history_mask(batch) if self.config.mask_history else None
+        if self.config.candidates == "user-domain":
+            own = torch.from_numpy(self.user_domain[batch.users]).unsqueeze(1)
+            other = self.item_domain.unsqueeze(0) != own
+            exclude = other if exclude is None else exclude | other
+        return exclude
 
     def _history_mask(self, batch: HistoryBatch) -> torch.Tensor:
         seqs = batch.sequences
@@ -126,7 +152,9 @@ class Evaluator:
         mask[rows, torch.from_numpy(seqs.items)] = True
         return mask
 
-    def _drop_history(self, batch: HistoryBatch, items: torch.Tensor, scores: torch.Tensor):
-        mask = self._history_mask(batch)
-        seen = mask.gather(1, items) & (items != 0)
-        return torch.where(seen, torch.zeros_like(items), items), torch.where(seen, torch.full_like(scores, -torch.inf), scores)
+
+def _drop(exclude: torch.Tensor, items: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Empty the slots of top-k ``items [B, k]`` that ``exclude [B, n_items + 1]`` removes."""
+    removed = exclude.gather(1, items) & (items != 0)
+    return (torch.where(removed, torch.zeros_like(items), items),
+            torch.where(removed, torch.full_like(scores, -torch.inf), scores))

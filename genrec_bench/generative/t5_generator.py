@@ -19,7 +19,6 @@ from transformers import T5Config, T5ForConditionalGeneration
 
 from genrec_bench import config_checks as checks
 
-
 ENCODER_BLOCK = 64  #: users encoded together while decoding
 
 

@@ -102,3 +102,31 @@ def test_empty_top_k_slots_are_counted_per_user_and_summarised():
     assert result.subset(np.arange(n_users) < 5).empty_slots.tolist() == [0, 1, 2, 3, 0]
     full = Evaluator(n_items=n_items).evaluate(FixedScores(table), split)
     assert full.empty_slots is None and full.list_summary() is None
+
+
+def test_user_domain_candidates_rank_only_the_users_own_domain():
+    rng = np.random.default_rng(4)
+    n_users, n_items = 24, 30
+    item_domain = np.array([-1] + [0] * 12 + [1] * 18)
+    user_domain = np.arange(n_users) % 2
+    # targets in the user's domain; other-domain items get the highest scores
+    targets = np.where(user_domain == 0, rng.integers(1, 13, n_users), rng.integers(13, 31, n_users))
+    split = EvalSplit(np.arange(n_users), Sequences.from_lists([[1]] * n_users), targets)
+    table = rng.normal(size=(n_users, n_items + 1)).astype(np.float32)
+    table[item_domain[None, :] != user_domain[:, None]] += 100.0
+    config = EvalConfig(candidates="user-domain")
+    evaluator = Evaluator(config, n_items=n_items, item_domain=item_domain, user_domain=user_domain)
+    full = evaluator.evaluate(FixedScores(table), split)
+    # by hand: 1 + the number of own-domain items scoring above the target
+    own = item_domain[None, :] == user_domain[:, None]
+    above = (table > table[np.arange(n_users), targets][:, None]) & own
+    np.testing.assert_array_equal(full.ranks, 1 + above.sum(1))
+    topk = evaluator.evaluate(FixedScores(table, exact=False), split)
+    inside = full.ranks <= 20
+    # the top-k path drops the other domain's items from the lists: its hits are a subset
+    assert (topk.ranks[inside & (topk.ranks <= 20)] == full.ranks[inside & (topk.ranks <= 20)]).all()
+    assert "user's own domain" in evaluator.settings()["protocol"]
+    everything = Evaluator(n_items=n_items).evaluate(FixedScores(table), split)
+    assert (everything.ranks > full.ranks).all()            # the other domain's 12 or 18 items come first
+    with pytest.raises(ValueError, match="needs item_domain"):
+        Evaluator(config, n_items=n_items)

@@ -42,6 +42,9 @@ def test_multi_domain_record_has_per_domain_metrics(tmp_path, monkeypatch, capsy
         assert by_domain[name]["ndcg@10"] == METRICS["ndcg"](alone, 10).mean()
     assert record["metrics"]["test"]["ndcg@10"] == METRICS["ndcg"](ranks, 10).mean()
     assert "valid_by_domain" in record["metrics"]
+    # a multi-domain run ranks each user's own domain only, and says so
+    assert record["evaluation"]["candidates"] == "user-domain"
+    assert "user's own domain" in record["evaluation"]["protocol"]
 
 
 def test_a_bad_part_fails_with_the_valid_choices(tmp_path, capsys):
