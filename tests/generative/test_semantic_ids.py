@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 
 import numpy as np
 import pytest
@@ -147,15 +146,6 @@ def test_load_refuses_duplicate_ids(tmp_path):
     codes[2] = codes[1]
     _write_npz(tmp_path / "ids.npz", codes=codes)
     with pytest.raises(DataError, match="not unique"):
-        SemanticIds.load(path, expect_config=IDENTITY)
-
-
-@pytest.mark.parametrize("name", ["ids.npz", "ids.json"])
-def test_a_truncated_file_raises_instead_of_loading(tmp_path, name):
-    _, path = saved(tmp_path)
-    data = (tmp_path / name).read_bytes()
-    (tmp_path / name).write_bytes(data[: len(data) // 2])
-    with pytest.raises((DataError, ValueError, OSError, zipfile.BadZipFile)):
         SemanticIds.load(path, expect_config=IDENTITY)
 
 

@@ -101,17 +101,23 @@ def _domain(name: str, n_users: int, n_items: int, seed: int) -> SequenceDataset
         item_text=ItemText({"title": [""] + [f"{name} {i}" for i in range(1, n_items + 1)]}, False, "synthetic"))
 
 
-@pytest.fixture(scope="module")
-def fitted():
-    dataset = merge_domains([_domain("a", 60, 25, 0), _domain("b", 40, 15, 1)])
+def fit_tiny(method: str, domains: tuple[tuple[str, int, int], ...]):
+    """``(model, splits, report)`` of ``method`` (smoke profile) fitted on synthetic domains
+    ``(name, users, items)`` with random item embeddings (no text encoder in tests)."""
+    dataset = merge_domains([_domain(name, users, items, seed) for seed, (name, users, items) in enumerate(domains)])
     splits = leave_last_out(dataset)
-    spec = get_method("gencdr")
+    spec = get_method(method)
     model = spec.recommender(spec.make_config("smoke"), seed=0)
     emb = np.random.default_rng(5).normal(size=(dataset.n_items + 1, 16)).astype(np.float32)
     emb[0] = 0
-    model.item_embeddings = lambda splits: (emb, {"synthetic": True})   # no text encoder in tests
+    model.item_embeddings = lambda splits: (emb, {"synthetic": True})
     report = model.fit(splits)
     return model, splits, report
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return fit_tiny("gencdr", (("a", 60, 25), ("b", 40, 15)))
 
 
 def test_fit_runs_every_stage_and_recommends_only_in_domain(fitted):

@@ -9,13 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from genrec_bench.data.multidomain import merge_domains
-from genrec_bench.data.split import leave_last_out
 from genrec_bench.evaluation import Evaluator
 from genrec_bench.recommender import HistoryBatch
 from genrec_bench.registry import get_method
 from methods import gencdr
-from tests.methods.test_gencdr import _domain
+from tests.methods.test_gencdr import fit_tiny
 
 torch.set_num_threads(1)
 
@@ -49,15 +47,7 @@ def test_each_variant_differs_from_gencdr_only_in_its_switch(name, profile):
 
 
 def _fit(name: str):
-    dataset = merge_domains([_domain("a", 40, 20, 0), _domain("b", 30, 12, 1)])
-    splits = leave_last_out(dataset)
-    spec = get_method(name)
-    model = spec.recommender(spec.make_config("smoke"), seed=0)
-    emb = np.random.default_rng(5).normal(size=(dataset.n_items + 1, 16)).astype(np.float32)
-    emb[0] = 0
-    model.item_embeddings = lambda splits: (emb, {"synthetic": True})   # no text encoder in tests
-    report = model.fit(splits)
-    return model, splits, report
+    return fit_tiny(name, (("a", 40, 20), ("b", 30, 12)))
 
 
 def _stages(report) -> list[str]:
