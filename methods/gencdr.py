@@ -649,7 +649,8 @@ class GenCDR(Recommender):
                                level_sizes=(*sizes, dedup), dedup_level=True,
                                config={"tokenizer": asdict(tc)}, diagnostics=diagnostics)
         self.tries = [t.to(self.device) for t in domain_tries(self.ids, self.item_domain, n_domains)]
-        self.all_items_trie = PrefixTrie.build(self.ids.codes[1:], self.ids.level_sizes).to(self.device)
+        if not cfg.prefix_tree:   # maps unconstrained beams to items (any domain)
+            self.all_items_trie = PrefixTrie.build(self.ids.codes[1:], self.ids.level_sizes).to(self.device)
         t_tok = time.perf_counter()
 
         report.epochs = self._fit_lm(splits, rng, generator)

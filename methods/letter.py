@@ -71,7 +71,7 @@ from genrec_bench.generative.tokenizers.rq_vae import CodeAssigner
 from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.registry import register_method
-from genrec_bench.training.lr_schedule import SCHEDULES
+from genrec_bench.training.lr_schedule import check_schedule_fields
 from genrec_bench.training.seeding import seed_everything
 
 
@@ -165,10 +165,7 @@ class LETTERConfig:
         checks.positive_ints(self, "max_history", "batch_size", "max_epochs", "patience", "eval_every", "beam_width")
         checks.in_range(self, "temperature", 1e-6, 100.0)
         checks.in_range(self, "lr", 1e-12, 10.0)
-        checks.one_of(self, "lr_schedule", SCHEDULES)
-        if not isinstance(self.warmup_epochs, int) or not 0 <= self.warmup_epochs < self.max_epochs:
-            raise ConfigError(f"{type(self).__name__}.warmup_epochs must be an int in [0, max_epochs), "
-                              f"got {self.warmup_epochs!r}")
+        check_schedule_fields(self)
         checks.in_range(self, "time_budget_s", 0.0, float("inf"))
 
 

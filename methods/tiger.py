@@ -38,7 +38,6 @@ import torch
 
 from genrec_bench import config_checks as checks
 from genrec_bench.data.split import SequenceSplits
-from genrec_bench.errors import ConfigError
 from genrec_bench.evaluation import Validator
 from genrec_bench.generative.semantic_ids import SemanticIds, add_dedup_level, code_diagnostics
 from genrec_bench.generative.seq2seq_training import fit_seq2seq
@@ -53,7 +52,7 @@ from genrec_bench.generative.tokenizers import (
 from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.registry import register_method
-from genrec_bench.training.lr_schedule import SCHEDULES
+from genrec_bench.training.lr_schedule import check_schedule_fields
 from genrec_bench.training.seeding import seed_everything
 
 
@@ -97,10 +96,7 @@ class TIGERConfig:
         checks.positive_ints(self, "max_history", "batch_size", "max_epochs", "patience", "eval_every",
                              "beam_width")
         checks.in_range(self, "lr", 1e-12, 10.0)
-        checks.one_of(self, "lr_schedule", SCHEDULES)
-        if not isinstance(self.warmup_epochs, int) or not 0 <= self.warmup_epochs < self.max_epochs:
-            raise ConfigError(f"{type(self).__name__}.warmup_epochs must be an int in [0, max_epochs), "
-                              f"got {self.warmup_epochs!r}")
+        check_schedule_fields(self)
         checks.in_range(self, "time_budget_s", 0.0, float("inf"))
 
 

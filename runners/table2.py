@@ -29,7 +29,7 @@ from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
 from genrec_bench.reported import load_reported, lookup
 from genrec_bench.tables.render import Cell, write_table_files
-from runners.table1 import dataset_status
+from runners.table1 import METRICS, SHORT, dataset_status
 
 PAPER, TABLE = "GenCDR", "Table 2"
 DOMAINS = ("amazon2014-sports", "amazon2014-clothing", "amazon2014-phones", "amazon2014-electronics",
@@ -39,8 +39,6 @@ PAIRS = ("amazon2014-sports+amazon2014-clothing", "amazon2014-phones+amazon2014-
 #: pairs that are not GenCDR's: their cells say so in the caption
 STAND_IN_PAIRS = {"amazon2014-beauty+amazon2014-sports": "stands in for Sports-Clothing while the Clothing files "
                                                          "are absent here (Beauty is not a GenCDR domain)"}
-METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
-SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@10"}
 DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger", "gencdr")
 
 

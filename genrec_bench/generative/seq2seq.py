@@ -65,7 +65,7 @@ class SemanticIdSeq2Seq:
         return beam_search(decoder.step, batch_size=input_ids.shape[0], level_offsets=self.level_offsets,
                            level_sizes=self.ids.level_sizes, beam_width=beam_width,
                            trie=self.trie if constrained else None,
-                           code_to_item=None if constrained else self._codes_to_items, device=self.device)
+                           code_to_item=None if constrained else self.trie.lookup, device=self.device)
 
     def recommend(self, histories, k: int, *, max_history: int, beam_width: int):
         """``TopK`` of the trie-constrained beam search (``max(beam_width, k)`` beams) for a
@@ -75,7 +75,3 @@ class SemanticIdSeq2Seq:
         history = histories.padded(max_history, align="left").numpy()
         result = self.decode(history, beam_width=max(beam_width, k))
         return TopK(items=result.items[:, :k], scores=result.scores[:, :k])
-
-    def _codes_to_items(self, codes: torch.Tensor) -> torch.Tensor:
-        """``[B, W, L]`` codes -> items (0 where no item has these codes), through the trie."""
-        return self.trie.lookup(codes)

@@ -12,8 +12,12 @@ one would have (the optimizer's own state carries no schedule).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
+
+from genrec_bench import config_checks as checks
+from genrec_bench.errors import ConfigError
 
 SCHEDULES = ("constant", "cosine")
 
@@ -32,6 +36,14 @@ def epoch_lr(base: float, epoch: int, *, schedule: str, max_epochs: int, warmup_
     span = max(max_epochs - warmup_epochs, 1)
     progress = (epoch - 1 - warmup_epochs) / span            # 0 at the first epoch after warm-up
     return base * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def check_schedule_fields(cfg: Any) -> None:
+    """``__post_init__`` check of a config's ``lr_schedule`` and ``warmup_epochs`` (< ``max_epochs``)."""
+    checks.one_of(cfg, "lr_schedule", SCHEDULES)
+    if not isinstance(cfg.warmup_epochs, int) or not 0 <= cfg.warmup_epochs < cfg.max_epochs:
+        raise ConfigError(f"{type(cfg).__name__}.warmup_epochs must be an int in [0, max_epochs), "
+                          f"got {cfg.warmup_epochs!r}")
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
