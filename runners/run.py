@@ -41,6 +41,7 @@ from genrec_bench.data.split import leave_last_out
 from genrec_bench.errors import ConfigError, GenRecError, UnknownNameError
 from genrec_bench.evaluation import EvalConfig, Evaluator, Validator
 from genrec_bench.evaluation.breakdown import domain_breakdown, head_items, popularity_breakdown
+from genrec_bench.progress import hide_progress_bars
 from genrec_bench.records import RunRecord, atomic_write_bytes, capture_environment, run_directory
 from genrec_bench.records.record import RECORD_FILE
 from genrec_bench.registry import PROFILE_NAMES, get_method, method_names
@@ -104,6 +105,7 @@ def _peak_rss_mb() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    hide_progress_bars(args.no_progress)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         code = run(args, argv if argv is not None else sys.argv[1:])

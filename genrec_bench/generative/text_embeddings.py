@@ -20,6 +20,7 @@ import numpy as np
 
 from genrec_bench.data.types import ItemText
 from genrec_bench.errors import ConfigError
+from genrec_bench.progress import tqdm_disable
 from genrec_bench.records.atomic import atomic_write_bytes
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
@@ -85,7 +86,8 @@ def embed_items(text: ItemText, config: TextEmbeddingConfig, cache_dir: Path,
         return np.load(path), {**info, "cached": True}
     model = load_encoder(config.encoder, device)
     body = model.encode(sentences[1:], batch_size=config.batch_size, convert_to_numpy=True,
-                        show_progress_bar=None, normalize_embeddings=False).astype(np.float32)
+                        show_progress_bar=False if tqdm_disable() else None,
+                        normalize_embeddings=False).astype(np.float32)
     emb = np.vstack([np.zeros((1, body.shape[1]), dtype=np.float32), body])
     buffer = io.BytesIO()
     np.save(buffer, emb)

@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from genrec_bench.progress import tqdm_disable
+
 from genrec_bench.recommender import FitReport, Recommender
 from genrec_bench.training.checkpoint import (
     Generators,
@@ -78,7 +80,7 @@ def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
         log.info("%s: resumed from %s after epoch %d", model.name, checkpoint_path, saved["epoch"])
     started = time.perf_counter() - spent
     bar = tqdm(range(first_epoch, schedule.max_epochs + 1), desc=f"{model.name} epochs",
-               disable=None if progress else True, leave=False)
+               disable=tqdm_disable(progress), leave=False)
     report.stopped_by = "max_epochs"
     finished = saved is not None and saved.get("finished")
     for epoch in ([] if finished else bar):
