@@ -144,6 +144,7 @@ from genrec_bench.registry import register_method
 from genrec_bench.training.batching import length_grouped_batches
 from genrec_bench.training.distributed import world
 from genrec_bench.training.loop import Schedule, run_epochs
+from genrec_bench.training.precision import training_autocast
 from genrec_bench.training.seeding import seed_everything
 
 log = logging.getLogger(__name__)
@@ -378,6 +379,7 @@ class ETEGRecNet(nn.Module):
         layout = SemanticIds(codes=np.zeros((1, len(self.level_sizes)), dtype=np.int64), level_sizes=self.level_sizes)
         self.tokenizer = RQVAE(input_dim, config.rqvae)
         self.t5 = build_t5(config.generator, layout.vocab_size)
+        self.precision = config.generator.train_precision
         self.t5.config.scale_decoder_outputs = False  # official logits = state . embeddings
         self.enc_adapter = nn.Linear(config.generator.d_model, config.rqvae.latent_dim)
         self.dec_adapter = nn.Linear(config.generator.d_model, input_dim)
@@ -408,10 +410,12 @@ class ETEGRecNet(nn.Module):
         tokens, mask = self.encoder_inputs(history)
         labels = self.item_tokens(targets)                                        # [B, L]
         decoder_in = torch.cat([torch.zeros_like(labels[:, :1]), labels[:, :-1]], dim=1)
-        encoded = self.t5.encoder(input_ids=tokens, attention_mask=mask).last_hidden_state
-        decoded = self.t5.decoder(input_ids=decoder_in, encoder_hidden_states=encoded,
-                                  encoder_attention_mask=mask).last_hidden_state   # [B, L, d]
-        logits = self.t5.lm_head(decoded)                                         # tied, unscaled
+        with training_autocast(tokens.device, self.precision):
+            encoded = self.t5.encoder(input_ids=tokens, attention_mask=mask).last_hidden_state
+            decoded = self.t5.decoder(input_ids=decoder_in, encoder_hidden_states=encoded,
+                                      encoder_attention_mask=mask).last_hidden_state   # [B, L, d]
+            logits = self.t5.lm_head(decoded)                                         # tied, unscaled
+        encoded, decoded, logits = encoded.float(), decoded.float(), logits.float()
         level_logits = [logits[:, level, offset:offset + size]
                         for level, (offset, size) in enumerate(zip(self.offsets, self.level_sizes, strict=True))]
         weights = mask.unsqueeze(-1).to(encoded.dtype)

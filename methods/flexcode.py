@@ -100,6 +100,7 @@ from genrec_bench.registry import register_method
 from genrec_bench.training.batching import length_grouped_batches
 from genrec_bench.training.distributed import shard, wrap
 from genrec_bench.training.loop import Schedule, adam_step, run_epochs
+from genrec_bench.training.precision import training_autocast
 from genrec_bench.training.seeding import seed_everything
 
 ALLOCATIONS = ("learned", "fixed", "semantic-only", "collaborative-only")
@@ -473,8 +474,9 @@ class FlexCode(Recommender):
                 targets = torch.from_numpy(targets_of(train, rows[batch], ends[batch])).to(self.device)
                 probs = self.item_probabilities(train_router)                         # [n_items, 2]
                 embeds, mask = self.encoder_inputs(history, probs[:, 0])
-                logits = train_model(inputs_embeds=embeds, attention_mask=mask,
-                                     labels=self.item_target_tokens[targets]).logits
+                with training_autocast(self.device, cfg.generator.train_precision):
+                    logits = train_model(inputs_embeds=embeds, attention_mask=mask,
+                                         labels=self.item_target_tokens[targets]).logits.float()
                 arg = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), self.item_target_tokens[targets].reshape(-1))
                 loss = cfg.lambda_arg * arg
                 lb = smooth = torch.zeros((), device=self.device)

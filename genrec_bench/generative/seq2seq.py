@@ -16,6 +16,7 @@ from genrec_bench.generative.semantic_ids import SemanticIds
 from genrec_bench.generative.t5_generator import SharedEncoderDecoder, T5GeneratorConfig, build_t5
 from genrec_bench.generative.trie import PrefixTrie
 from genrec_bench.training.distributed import wrap
+from genrec_bench.training.precision import training_autocast
 
 
 class SemanticIdSeq2Seq:
@@ -28,6 +29,7 @@ class SemanticIdSeq2Seq:
     def __init__(self, ids: SemanticIds, config: T5GeneratorConfig, device: torch.device) -> None:
         self.ids = ids
         self.device = device
+        self.precision = config.train_precision
         self.model = build_t5(config, ids.vocab_size).to(device)
         self.train_model = wrap(self.model)  # DistributedDataParallel under torchrun
         self.item_tokens = torch.from_numpy(ids.tokens()).to(device)              # [n_items + 1, L]
@@ -41,6 +43,7 @@ class SemanticIdSeq2Seq:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("precision", "fp32")   # objects saved before the option existed
         self.train_model = self.model
 
     def encoder_inputs(self, history: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,7 +57,9 @@ class SemanticIdSeq2Seq:
         (1.0 = TIGER; LETTER's ranking-guided loss uses another value)."""
         input_ids, mask = self.encoder_inputs(history)
         labels = self.item_tokens[torch.from_numpy(targets).to(self.device)]       # [B, L]
-        logits = self.train_model(input_ids=input_ids, attention_mask=mask, labels=labels).logits
+        with training_autocast(self.device, self.precision):
+            logits = self.train_model(input_ids=input_ids, attention_mask=mask, labels=labels).logits
+        logits = logits.float()
         return F.cross_entropy((logits / temperature).reshape(-1, logits.shape[-1]), labels.reshape(-1))
 
     @torch.no_grad()

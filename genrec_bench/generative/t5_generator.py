@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from transformers import T5Config, T5ForConditionalGeneration
 
 from genrec_bench import config_checks as checks
+from genrec_bench.training.precision import PRECISIONS
 
 ENCODER_BLOCK = 64  #: users encoded together while decoding
 
@@ -36,12 +37,14 @@ class T5GeneratorConfig:
     dropout: float = 0.1
     relative_attention_num_buckets: int = 32
     feed_forward_proj: str = "relu"
+    train_precision: str = "fp32"   # or "bf16": training forward under autocast (training/precision.py)
 
     def __post_init__(self) -> None:
         checks.positive_ints(self, "d_model", "d_ff", "num_layers", "num_decoder_layers", "num_heads",
                              "d_kv", "relative_attention_num_buckets")
         checks.in_range(self, "dropout", 0.0, 1.0)
         checks.one_of(self, "feed_forward_proj", ("relu", "gelu", "gated-gelu", "gated-silu"))
+        checks.one_of(self, "train_precision", PRECISIONS)
 
 
 def build_t5(config: T5GeneratorConfig, vocab_size: int) -> T5ForConditionalGeneration:

@@ -3,6 +3,7 @@ decoding consistent with training, and a tiny end-to-end fit on synthetic data."
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import replace
 
@@ -217,6 +218,18 @@ def test_beam_scores_equal_teacher_forced_per_level_log_probabilities(cyclic_spl
     scores, best = torch.topk(lp, 5, dim=1)
     assert torch.equal(top.items, best + 1)
     torch.testing.assert_close(top.scores, scores, atol=1e-4, rtol=1e-5)
+
+
+def test_bf16_training_forward_gives_fp32_outputs_close_to_fp32(cyclic_splits):
+    history, targets = a_batch(cyclic_splits)
+    history, targets = torch.from_numpy(history), torch.from_numpy(targets)
+    full = built()
+    half = built(dataclasses.replace(TINY, generator=dataclasses.replace(TINY.generator, train_precision="bf16")))
+    a, b = full.net.generate_forward(history, targets), half.net.generate_forward(history, targets)
+    for x, y in [(a.encoder_mean, b.encoder_mean), (a.decoder_first, b.decoder_first),
+                 *zip(a.level_logits, b.level_logits, strict=True)]:
+        assert y.dtype == torch.float32 and not torch.equal(x, y)            # bf16 really ran
+        torch.testing.assert_close(y, x, rtol=0.1, atol=0.1)
 
 
 def test_unconstrained_decoding_returns_items_or_zero_and_counts_invalid_ids(cyclic_splits):

@@ -111,12 +111,14 @@ def test_variants_differ_from_flexcode_only_in_their_switch():
             assert get_method(name).make_config(profile) == dataclasses.replace(full, **changes)
 
 
-@pytest.mark.parametrize("method", ["flexcode", "flexcode-sid-only"])
-def test_tiny_flexcode_fits_with_unique_ids_and_recommends_valid_items(method, tmp_path, monkeypatch):
+@pytest.mark.parametrize("method,precision", [("flexcode", "fp32"), ("flexcode-sid-only", "fp32"),
+                                              ("flexcode", "bf16")])
+def test_tiny_flexcode_fits_with_unique_ids_and_recommends_valid_items(method, precision, tmp_path, monkeypatch):
     monkeypatch.setenv("GENREC_CACHE", str(tmp_path))
     splits = cyclic_splits_with_titles()
     spec = get_method(method)
-    model = spec.recommender(spec.make_config("smoke", {"codebook_size": "4", "disambiguation_tokens": "64"}),
+    model = spec.recommender(spec.make_config("smoke", {"codebook_size": "4", "disambiguation_tokens": "64",
+                                                        "generator.train_precision": precision}),
                              device="cpu", seed=0)
     report = model.fit(splits, Validator(Evaluator(n_items=splits.n_items), splits.valid))
     assert np.unique(model.position_codes, axis=0).shape[0] == splits.n_items           # unique IDs
