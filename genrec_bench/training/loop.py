@@ -13,7 +13,6 @@ import torch
 from tqdm.auto import tqdm
 
 from genrec_bench.progress import tqdm_disable
-
 from genrec_bench.recommender import FitReport, Recommender
 from genrec_bench.training.checkpoint import (
     Generators,
