@@ -82,6 +82,8 @@ class FitReport:
         stopped_by: why training ended: ``"patience"``, ``"max_epochs"``, ``"time_budget"``
             or ``"not_trainable"``.
         extra: method-specific facts worth recording (e.g. tokenizer diagnostics).
+        notes: what a reader of the record must know about this result (e.g. a small
+            stand-in model for the paper's backbone); the runner adds them to the record's notes.
     """
 
     epochs: list[dict[str, Any]] = field(default_factory=list)
@@ -89,6 +91,7 @@ class FitReport:
     best_valid: float | None = None
     stopped_by: str = "not_trainable"
     extra: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 class Recommender(ABC):

@@ -658,6 +658,13 @@ class GenCDR(Recommender):
                                          "text_embeddings": embedding_info},
                         "domains": list(self.domains), "tokenizer_s": t_tok - t0,
                         "lm_s": time.perf_counter() - t_tok}
+        if any(e.get("stopped_by") == "time_budget" for e in report.epochs):
+            report.stopped_by = "time_budget"       # at least one stage was cut by its budget share
+        g = cfg.generator
+        report.notes.append(
+            f"LM: a Qwen2-architecture model trained from scratch (hidden {g.hidden_size}, {g.layers} layers, "
+            f"{g.universal_experts} universal LoRA experts of rank {g.expert_r}), standing in for the "
+            "paper's pretrained Qwen2.5-7B, which cannot run here")
         return report  # no model selection: the runner evaluates validation and test once
 
     def _fit_lm(self, splits: SequenceSplits, rng: np.random.Generator, generator: torch.Generator) -> list[dict]:

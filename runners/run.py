@@ -183,6 +183,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         notes.append(f"item text is a PROXY, not the real metadata: {text.description}")
     if args.profile != "paper":
         notes.append(f"profile {args.profile!r}: a schedule sized for this budget, not the paper's")
+    notes.extend(report.notes)
+    threads, cores = environment["torch_threads"], environment["cpu_count"] or 0
+    if device.type == "cpu" and threads < cores:
+        notes.append(f"ran with {threads} of {cores} CPU threads: timings are not those of the whole machine")
     metrics = {"valid": valid_result.metrics(metric_names), "test": test_result.metrics(metric_names),
                "test_by_popularity": popularity_breakdown(test_result, head, metric_names)}
     lists = {split: r.list_summary() for split, r in (("valid", valid_result), ("test", test_result))}

@@ -101,13 +101,13 @@ def _domain(name: str, n_users: int, n_items: int, seed: int) -> SequenceDataset
         item_text=ItemText({"title": [""] + [f"{name} {i}" for i in range(1, n_items + 1)]}, False, "synthetic"))
 
 
-def fit_tiny(method: str, domains: tuple[tuple[str, int, int], ...]):
+def fit_tiny(method: str, domains: tuple[tuple[str, int, int], ...], overrides: dict | None = None):
     """``(model, splits, report)`` of ``method`` (smoke profile) fitted on synthetic domains
     ``(name, users, items)`` with random item embeddings (no text encoder in tests)."""
     dataset = merge_domains([_domain(name, users, items, seed) for seed, (name, users, items) in enumerate(domains)])
     splits = leave_last_out(dataset)
     spec = get_method(method)
-    model = spec.recommender(spec.make_config("smoke"), seed=0)
+    model = spec.recommender(spec.make_config("smoke", overrides), seed=0)
     emb = np.random.default_rng(5).normal(size=(dataset.n_items + 1, 16)).astype(np.float32)
     emb[0] = 0
     model.item_embeddings = lambda splits: (emb, {"synthetic": True})
@@ -124,6 +124,8 @@ def test_fit_runs_every_stage_and_recommends_only_in_domain(fitted):
     model, splits, report = fitted
     stages = [e["stage"] for e in report.epochs]
     assert stages == ["base", "universal", "domain:a", "domain:b", "router:a", "router:b"]
+    assert report.stopped_by == "max_epochs"
+    assert any("Qwen2.5-7B" in note for note in report.notes)         # the record says what the LM is
     assert model.ids.is_unique() and model.ids.length == 4
     test = splits.test
     top = model.recommend(HistoryBatch(users=test.users, sequences=test.histories), 20)
@@ -137,6 +139,13 @@ def test_fit_runs_every_stage_and_recommends_only_in_domain(fitted):
     scores = top.scores.numpy()
     assert ((scores[:, 1:] <= scores[:, :-1] + 1e-6) | np.isneginf(scores[:, 1:])).all()
     assert np.isneginf(scores[~filled]).all() and np.isfinite(scores[filled]).all()
+
+
+def test_a_stage_cut_by_its_time_budget_is_reported():
+    _, _, report = fit_tiny("gencdr", (("a", 30, 12), ("b", 20, 10)),
+                            {"time_budget_s": "1e-9", "generator.base_epochs": "2"})
+    assert [e["epoch"] for e in report.epochs if e["stage"] == "base"] == [1]   # stopped after one epoch
+    assert report.stopped_by == "time_budget"
 
 
 def test_cached_decoding_scores_equal_the_mixture_of_full_forwards(fitted):

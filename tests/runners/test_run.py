@@ -76,3 +76,31 @@ def test_help_documents_the_options(capsys):
     text = capsys.readouterr().out
     for option in ("--method", "--dataset", "--profile", "--seed", "--data-root", "--set", "--force"):
         assert option in text
+
+
+def test_method_notes_and_a_thread_limit_reach_the_record(tmp_path, real_data_root, monkeypatch):
+    import os
+
+    import torch
+
+    from baselines.popularity import Popularity
+
+    fit = Popularity.fit
+
+    def fit_with_a_note(self, splits, validator=None):
+        report = fit(self, splits, validator)
+        report.notes.append("a note from the method")
+        return report
+
+    monkeypatch.setattr(Popularity, "fit", fit_with_a_note)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert run.main(["--method", "popularity", *BEAUTY, "--profile", "smoke", "--results-dir", str(tmp_path),
+                         "--data-root", str(real_data_root), "--no-progress"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    (path,) = tmp_path.glob("runs/*/*/*/record.json")
+    notes = json.loads(path.read_text())["notes"]
+    assert "a note from the method" in notes
+    assert any(n.startswith("ran with 1 of ") for n in notes) == ((os.cpu_count() or 1) > 1)
