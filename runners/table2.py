@@ -75,8 +75,8 @@ def domain_status(name: str, data_root: str | None) -> str | None:
 
 
 def measured(results_dir: Path, method: str, domain: str, pairs: list[str], profile: str,
-             seeds: list[int]) -> tuple[dict[str, np.ndarray], bool] | None:
-    """``({metric: per-seed values}, single_domain)`` of ``method`` on ``domain``, or None."""
+             seeds: list[int]) -> tuple[dict[str, np.ndarray], bool, list[dict]] | None:
+    """``({metric: per-seed values}, single_domain, records)`` of ``method`` on ``domain``, or None."""
     for pair in pairs:
         if domain not in split_dataset_name(pair):
             continue
@@ -84,10 +84,10 @@ def measured(results_dir: Path, method: str, domain: str, pairs: list[str], prof
         records = [r for r in records if domain in r["metrics"].get("test_by_domain", {})]
         if records:
             return {m: np.array([r["metrics"]["test_by_domain"][domain][m] for r in records])
-                    for m in METRICS}, False
+                    for m in METRICS}, False, records
     records = _newest_per_seed(find_records(results_dir, dataset=domain, method=method, profile=profile), seeds)
     if records:
-        return {m: np.array([r["metrics"]["test"][m] for r in records]) for m in METRICS}, True
+        return {m: np.array([r["metrics"]["test"][m] for r in records]) for m in METRICS}, True, records
     return None
 
 
@@ -123,7 +123,7 @@ def build_table(args, results_dir: Path) -> str:
                 if value is None:
                     cells[(method, domain, metric)] = Cell(paper=paper_value)
                     continue
-                per_seed, is_single = value
+                per_seed, is_single, _ = value
                 if is_single:
                     single.add((method, domain))
                 seeds = per_seed[metric]
@@ -141,6 +141,25 @@ def build_table(args, results_dir: Path) -> str:
         rows.append((label, [cells[(method, d, m)] for d in args.domains for m in METRICS]))
     caption = caption_text(args, found, single)
     return write_table_files(rows, headers, caption, results_dir / "tables", "table2")
+
+
+def record_caveats(found: dict) -> list[str]:
+    """Caption lines read from the records behind the measured cells: proxy item text, and the
+    size of our GenCDR language model (the paper fine-tunes Qwen2.5-7B)."""
+    records = {r["_path"]: (m, r) for (m, _), v in found.items() if v for r in v[2]}.values()
+    proxy = sorted({d for _, r in records if (r.get("data", {}).get("item_text") or {}).get("is_proxy")
+                    and any("PROXY" in n for n in r.get("notes", []))
+                    for d in split_dataset_name(r["dataset"])})
+    lines = []
+    if proxy:
+        lines.append(f"Item text on {', '.join(proxy)} is a PROXY (IDGenRec 3-7 word texts), not the real titles.")
+    sizes = sorted({(r["config"]["generator"]["hidden_size"], r["config"]["generator"]["layers"])
+                    for m, r in records if m.startswith("gencdr")})
+    if sizes:
+        shown = ", ".join(f"hidden {h}, {n} layers" for h, n in sizes)
+        lines.append(f"Our GenCDR rows use a small Qwen2-architecture LM trained from scratch ({shown}), "
+                     "not the paper's pretrained Qwen2.5-7B.")
+    return lines
 
 
 def caption_text(args, found: dict, single: set) -> str:
@@ -161,6 +180,7 @@ def caption_text(args, found: dict, single: set) -> str:
                          "with a record.")
     if args.profile != "paper":
         lines.append(f"Profile '{args.profile}' uses schedules sized for its budget, not the papers'.")
+    lines.extend(record_caveats(found))
     for domain in args.domains:
         status = domain_status(domain, args.data_root)
         if status is not None:
