@@ -37,6 +37,10 @@ only, on its fixed IDs).
 
 Assumptions (what the paper and/or the official code leave open, or where we deviate):
 
+* The ``cpu`` profile runs the T5's forward passes under bf16 autocast (as TIGER's cpu
+  profile, measured in ``methods/tiger.py``); the tokenizer, the alignment losses and
+  decoding stay fp32. ``paper`` is fp32.
+
 * Code distributions use ``softmax(-distance)`` (the natural sign, as the paper writes
   P(k|v) ~ exp(-||v - e_k||^2)). The official code feeds the squared distances themselves
   to the softmax (larger = farther); we deviate on purpose.
@@ -823,7 +827,7 @@ PROFILES = {
         rqvae=RQVAEConfig(hidden=(512, 256), latent_dim=128, levels=3, codebook_size=256, beta=0.25,
                           lr=1e-3, weight_decay=1e-4, batch_size=1024, epochs=300),
         generator=T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4,
-                                    d_kv=32, dropout=0.1),
+                                    d_kv=32, dropout=0.1, train_precision="bf16"),
         training_prefixes="one-random", lr_rec=1e-3, warmup_steps=1000, lr_schedule="constant",
         batch_size=256, max_epochs=200, patience=5, eval_every=4, time_budget_s=55 * 60,
         stage2_epochs=20, stage2_patience=3, stage2_time_budget_s=20 * 60),

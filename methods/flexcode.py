@@ -54,7 +54,9 @@ Assumptions (values and choices the paper leaves open; every one is a config fie
   ``alpha`` between items adjacent in popularity order;
 * Fix (50/50 split): ``alpha = 0.5`` for every item, router off; ``n_cf = round(L / 2)``
   with halves rounded up (2 of 3 tokens collaborative at ``L = 3``);
-* the generator and its training as TIGER's in each profile; lambda_ARG = 1.
+* the generator and its training as TIGER's in each profile (the ``cpu`` profile's bf16
+  autocast for the T5's training passes included, measured in ``methods/tiger.py``);
+  lambda_ARG = 1.
 
 Variants as methods: ``flexcode-sid-only``, ``flexcode-cf-only``, ``flexcode-fix``,
 ``flexcode-no-align``; Table 4's budgets with ``--set budget=4``.
@@ -182,7 +184,8 @@ class FlexCodeConfig:
 
 
 _SMOKE_GENERATOR = T5GeneratorConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16)
-_CPU_GENERATOR = T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4, d_kv=32)
+_CPU_GENERATOR = T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4, d_kv=32,
+                                   train_precision="bf16")
 PROFILES = {
     "smoke": FlexCodeConfig(
         codebook_size=16, latent_dim=8, rq_hidden=(32,), tokenizer_epochs=3, projection_dim=8,

@@ -38,7 +38,8 @@ Assumptions (recorded; the paper or the official code leave them open or the sui
 * the collaborative embeddings are the suite's SASRec trained on the training split
   (``genrec_bench.generative.collaborative``; LETTER#5: users train their own);
 * generator schedule: LETTER's scripts (AdamW lr 5e-4, wd 0.01, 200 epochs, every prefix
-  as a sample) in ``paper``; the ``cpu`` profile reuses TIGER's cpu generator recipe.
+  as a sample) in ``paper``; the ``cpu`` profile reuses TIGER's cpu generator recipe,
+  bf16 autocast for the T5's training passes included (measured in ``methods/tiger.py``).
 
 Ablations as configurations: ``letter-no-cf`` (alpha = 0), ``letter-no-div`` (beta = 0).
 """
@@ -182,7 +183,8 @@ PROFILES = {
     "cpu": LETTERConfig(
         tokenizer=LETTERTokenizerConfig(epochs=200),
         collaborative=CollaborativeEmbeddingConfig(dim=32, max_epochs=30, patience=3, time_budget_s=8 * 60),
-        generator=T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4, d_kv=32),
+        generator=T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4, d_kv=32,
+                                    train_precision="bf16"),
         training_prefixes="one-random", lr=1e-3, weight_decay=1e-4, max_epochs=400, patience=5, eval_every=4,
         time_budget_s=75 * 60),
     "paper": LETTERConfig(),
