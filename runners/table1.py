@@ -24,7 +24,7 @@ from genrec_bench.errors import GenRecError
 from genrec_bench.registry import method_names
 from genrec_bench.reported import load_reported, lookup
 from genrec_bench.stats import compare_family
-from genrec_bench.tables.cells import MethodResults, collect
+from genrec_bench.tables.cells import MethodResults, collect, proxy_text_caption
 from genrec_bench.tables.render import Cell, write_table_files
 
 PAPER, TABLE = "flexcode", "Table 1"
@@ -189,7 +189,7 @@ def caption_text(args, results: dict, families: list) -> str:
     if args.profile != "paper":
         lines.append(f"Profile '{args.profile}' uses schedules sized for its budget, not the papers'.")
     if proxy:
-        lines.append(f"Item text on {', '.join(proxy)} is a PROXY (IDGenRec 3-7 word texts), not the real titles.")
+        lines.append(proxy_text_caption(proxy))
     for dataset in args.datasets:
         status = dataset_status(dataset, args.data_root)
         if status is not None:

@@ -28,6 +28,7 @@ from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
 from genrec_bench.reported import load_reported, lookup
+from genrec_bench.tables.cells import proxy_text_caption, read_proxy_text
 from genrec_bench.tables.render import Cell, write_table_files
 from runners.table1 import METRICS, SHORT, dataset_status
 
@@ -147,12 +148,8 @@ def record_caveats(found: dict) -> list[str]:
     """Caption lines read from the records behind the measured cells: proxy item text, and the
     size of our GenCDR language model (the paper fine-tunes Qwen2.5-7B)."""
     records = {r["_path"]: (m, r) for (m, _), v in found.items() if v for r in v[2]}.values()
-    proxy = sorted({d for _, r in records if (r.get("data", {}).get("item_text") or {}).get("is_proxy")
-                    and any("PROXY" in n for n in r.get("notes", []))
-                    for d in split_dataset_name(r["dataset"])})
-    lines = []
-    if proxy:
-        lines.append(f"Item text on {', '.join(proxy)} is a PROXY (IDGenRec 3-7 word texts), not the real titles.")
+    proxy = sorted({d for _, r in records if read_proxy_text(r) for d in split_dataset_name(r["dataset"])})
+    lines = [proxy_text_caption(proxy)] if proxy else []
     sizes = sorted({(r["config"]["generator"]["hidden_size"], r["config"]["generator"]["layers"])
                     for m, r in records if m.startswith("gencdr")})
     if sizes:

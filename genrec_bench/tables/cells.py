@@ -45,8 +45,19 @@ class MethodResults:
 
     @property
     def proxy_text(self) -> bool:
-        return any((r.get("data", {}).get("item_text") or {}).get("is_proxy") and
-                   any("PROXY" in n for n in r.get("notes", [])) for r in self.records)
+        return any(read_proxy_text(r) for r in self.records)
+
+
+def read_proxy_text(record: dict) -> bool:
+    """Whether the run behind ``record`` read proxy item text: the dataset's text is a proxy and
+    the method used item text (the runner then notes PROXY)."""
+    return bool((record.get("data", {}).get("item_text") or {}).get("is_proxy")
+                and any("PROXY" in n for n in record.get("notes", [])))
+
+
+def proxy_text_caption(datasets: list[str]) -> str:
+    """The caption line for tables whose cells on ``datasets`` come from proxy-text runs."""
+    return f"Item text on {', '.join(datasets)} is a PROXY (IDGenRec 3-7 word texts), not the real titles."
 
 
 def collect(results_dir: Path, dataset: str, method: str, profile: str,
