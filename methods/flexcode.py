@@ -55,8 +55,10 @@ Assumptions (values and choices the paper leaves open; every one is a config fie
 * Fix (50/50 split): ``alpha = 0.5`` for every item, router off; ``n_cf = round(L / 2)``
   with halves rounded up (2 of 3 tokens collaborative at ``L = 3``);
 * the generator and its training as TIGER's in each profile (the ``cpu`` profile's bf16
-  autocast for the T5's training passes included, measured in ``methods/tiger.py``);
-  lambda_ARG = 1.
+  autocast for the T5's training passes, its cosine over 150 epochs and patience of 10
+  validations included, measured in ``methods/tiger.py``), so that FlexCode and TIGER differ
+  only in their IDs under the same budget; the router's rate follows the same schedule as
+  the T5's (each scaled from its own base rate); lambda_ARG = 1.
 
 Variants as methods: ``flexcode-sid-only``, ``flexcode-cf-only``, ``flexcode-fix``,
 ``flexcode-no-align``; Table 4's budgets with ``--set budget=4``.
@@ -102,6 +104,7 @@ from genrec_bench.registry import register_method
 from genrec_bench.training.batching import length_grouped_batches
 from genrec_bench.training.distributed import shard, wrap
 from genrec_bench.training.loop import Schedule, adam_step, run_epochs
+from genrec_bench.training.lr_schedule import check_schedule_fields, epoch_lr, scale_lr
 from genrec_bench.training.precision import training_autocast
 from genrec_bench.training.seeding import seed_everything
 
@@ -122,6 +125,8 @@ class FlexCodeConfig:
     disambiguation_tokens: size of the disambiguation level (the most items one ID may
         have to separate; an allocation that needs more is an error).
     router_lr: the router's learning rate (the generator uses ``lr``).
+    lr_schedule, warmup_epochs: stage 2's schedule (``training/lr_schedule.py``), applied as a
+        factor to both rates.
     collaborative, text, generator: the embeddings and the T5.
     max_history ... time_budget_s, beam_width: the generator's training and decoding.
     """
@@ -153,6 +158,8 @@ class FlexCodeConfig:
     max_history: int = 20
     training_prefixes: str = "all"
     lr: float = 5e-4
+    lr_schedule: str = "constant"
+    warmup_epochs: int = 0
     weight_decay: float = 0.01
     batch_size: int = 256
     grad_clip: float = 1.0
@@ -169,6 +176,7 @@ class FlexCodeConfig:
                              "max_history", "batch_size", "max_epochs", "patience", "eval_every", "beam_width")
         checks.one_of(self, "allocation", ALLOCATIONS)
         checks.one_of(self, "training_prefixes", ("all", "one-random"))
+        check_schedule_fields(self)
         for name in ("lambda_align", "lambda_arg", "lambda_lb", "lambda_smooth", "beta"):
             checks.in_range(self, name, 0.0, 1000.0)
         for name in ("align_temperature", "router_temperature", "mask_sharpness"):
@@ -198,8 +206,8 @@ PROFILES = {
     "cpu": FlexCodeConfig(
         codebook_size=256, tokenizer_epochs=150,
         collaborative=CollaborativeEmbeddingConfig(dim=64, max_epochs=30, patience=3, time_budget_s=8 * 60),
-        generator=_CPU_GENERATOR, training_prefixes="one-random", lr=1e-3, weight_decay=1e-4, max_epochs=400,
-        patience=5, eval_every=4, time_budget_s=75 * 60),
+        generator=_CPU_GENERATOR, training_prefixes="one-random", lr=1e-3, lr_schedule="cosine", weight_decay=1e-4,
+        max_epochs=150, patience=10, eval_every=4, time_budget_s=75 * 60),
     "paper": FlexCodeConfig(),
 }
 
@@ -469,6 +477,8 @@ class FlexCode(Recommender):
         fixed = all_prefixes(train) if cfg.training_prefixes == "all" else None
 
         def train_epoch(epoch: int) -> dict:
+            scale_lr(optimizer, epoch_lr(1.0, epoch, schedule=cfg.lr_schedule, max_epochs=cfg.max_epochs,
+                                         warmup_epochs=cfg.warmup_epochs))
             rows, ends = fixed if fixed is not None else one_random_prefix(train, rng)
             window = np.minimum(ends, cfg.max_history)
             totals, steps = {"loss": 0.0, "arg": 0.0, "lb": 0.0, "smooth": 0.0}, 0
@@ -493,7 +503,8 @@ class FlexCode(Recommender):
                 steps += 1
             self.refresh_ids()            # the router moved: new allocation, IDs and trie
             return {**{k: v / max(steps, 1) for k, v in totals.items()}, "steps": steps,
-                    "samples": int(rows.shape[0]), "mean_n_cf": float(self.n_cf.float().mean())}
+                    "samples": int(rows.shape[0]), "lr": optimizer.param_groups[0]["lr"],
+                    "mean_n_cf": float(self.n_cf.float().mean())}
 
         schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience, eval_every=cfg.eval_every,
                             time_budget_s=cfg.time_budget_s)

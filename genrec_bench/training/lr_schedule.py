@@ -50,3 +50,14 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Give every parameter group of ``optimizer`` the rate ``lr``."""
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+def scale_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """Set every parameter group's rate to ``factor`` times its rate at construction.
+
+    For optimizers whose groups have different base rates (FlexCode's T5 and router). The
+    base is kept in the group as ``initial_lr`` (PyTorch's scheduler convention), which the
+    optimizer's state dict carries, so a resumed run scales the same base.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor

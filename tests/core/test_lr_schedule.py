@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from genrec_bench.training.lr_schedule import epoch_lr, set_lr
+from genrec_bench.training.lr_schedule import epoch_lr, scale_lr, set_lr
 
 
 def test_constant_is_the_base_every_epoch():
@@ -47,3 +47,15 @@ def test_set_lr_reaches_every_group():
     optimizer = torch.optim.AdamW([{"params": [a]}, {"params": [b], "lr": 5.0}], lr=1.0)
     set_lr(optimizer, 0.25)
     assert [g["lr"] for g in optimizer.param_groups] == [0.25, 0.25]
+
+
+def test_scale_lr_keeps_each_groups_own_base_across_a_resume():
+    a, b = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.AdamW([{"params": [a]}, {"params": [b], "lr": 5.0}], lr=1.0)
+    scale_lr(optimizer, 0.5)
+    scale_lr(optimizer, 0.5)                      # scales the base, not the current rate
+    assert [g["lr"] for g in optimizer.param_groups] == [0.5, 2.5]
+    resumed = torch.optim.AdamW([{"params": [a]}, {"params": [b], "lr": 5.0}], lr=1.0)
+    resumed.load_state_dict(optimizer.state_dict())
+    scale_lr(resumed, 0.1)
+    assert [g["lr"] for g in resumed.param_groups] == pytest.approx([0.1, 0.5])

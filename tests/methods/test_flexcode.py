@@ -111,16 +111,21 @@ def test_variants_differ_from_flexcode_only_in_their_switch():
             assert get_method(name).make_config(profile) == dataclasses.replace(full, **changes)
 
 
-@pytest.mark.parametrize("method,precision", [("flexcode", "fp32"), ("flexcode-sid-only", "fp32"),
-                                              ("flexcode", "bf16")])
-def test_tiny_flexcode_fits_with_unique_ids_and_recommends_valid_items(method, precision, tmp_path, monkeypatch):
+@pytest.mark.parametrize("method,precision,schedule", [("flexcode", "fp32", "constant"),
+                                                       ("flexcode-sid-only", "fp32", "constant"),
+                                                       ("flexcode", "bf16", "cosine")])
+def test_tiny_flexcode_fits_with_unique_ids_and_recommends_valid_items(method, precision, schedule, tmp_path,
+                                                                       monkeypatch):
     monkeypatch.setenv("GENREC_CACHE", str(tmp_path))
     splits = cyclic_splits_with_titles()
     spec = get_method(method)
     model = spec.recommender(spec.make_config("smoke", {"codebook_size": "4", "disambiguation_tokens": "64",
-                                                        "generator.train_precision": precision}),
+                                                        "generator.train_precision": precision,
+                                                        "lr_schedule": schedule, "patience": "2"}),
                              device="cpu", seed=0)
     report = model.fit(splits, Validator(Evaluator(n_items=splits.n_items), splits.valid))
+    lrs = [e["lr"] for e in report.epochs]                    # smoke: 2 epochs at base 1e-3
+    assert lrs == pytest.approx([1e-3, 5e-4] if schedule == "cosine" else [1e-3, 1e-3])
     assert np.unique(model.position_codes, axis=0).shape[0] == splits.n_items           # unique IDs
     n_cf = model.n_cf
     assert n_cf.dtype == torch.int64 and int(n_cf.min()) >= 0 and int(n_cf.max()) <= model.config.budget
