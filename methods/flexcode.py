@@ -450,7 +450,7 @@ class FlexCode(Recommender):
         cf = collaborative_item_embeddings(splits, cfg.collaborative, seed=self.seed, device=self.device,
                                            validator=validator)
         self.codes = build_dual_codes(text_x, cf.table, cfg, self.seed,
-                                      {"embeddings": embedding_info.get("cache_file"),
+                                      {"embeddings": embedding_info.get("content_key"),
                                        "collaborative": cf.info["cache_file"]}, self.device)
         seed_everything(self.seed)
         self.vocab = FlexVocabulary(cfg.budget, cfg.codebook_size, cfg.disambiguation_tokens)

@@ -342,7 +342,7 @@ class LETTER(Recommender):
         cf = collaborative_item_embeddings(splits, cfg.collaborative, seed=self.seed, device=self.device,
                                            validator=validator)
         self.ids = build_letter_ids(embeddings, cf.table, cfg, self.seed,
-                                    {"embeddings": embedding_info.get("cache_file"),
+                                    {"embeddings": embedding_info.get("content_key"),
                                      "collaborative": cf.info["cache_file"]}, self.device)
         report = fit_seq2seq(self, splits, self.ids, cfg, validator, rng, temperature=cfg.temperature)
         report.extra["semantic_ids"] = {"level_sizes": list(self.ids.level_sizes), "diagnostics": self.ids.diagnostics,

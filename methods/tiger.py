@@ -130,7 +130,7 @@ def build_semantic_ids(embeddings: np.ndarray, config: TIGERConfig, seed: int, e
     """Train (or load from the cache) the tokenizer and add the disambiguation level."""
     tokenizer_config = asdict(config.rqvae if config.tokenizer == "rqvae" else config.rqkmeans)
     identity = {"tokenizer": config.tokenizer, "config": tokenizer_config, "seed": seed,
-                "embeddings": embedding_info.get("cache_file"), "n_items": int(embeddings.shape[0] - 1)}
+                "embeddings": embedding_info.get("content_key"), "n_items": int(embeddings.shape[0] - 1)}
     key = artifact_key(identity)
     path = cache_dir() / f"semantic-ids-{key}"
     if path.with_suffix(".json").exists():

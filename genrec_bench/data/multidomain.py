@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from genrec_bench.data.types import ItemText, SequenceDataset, Sequences
+from genrec_bench.data.types import ItemAttributes, ItemText, SequenceDataset, Sequences
 from genrec_bench.errors import ConfigError, UnknownNameError
 
 #: the separator of domain names in a multi-domain dataset name
@@ -92,6 +92,7 @@ def merge_domains(parts: Sequence[SequenceDataset], name: str | None = None) -> 
         item_domain.append(np.full(part.n_items, d, dtype=np.int64))
     sequences = Sequences(items=np.concatenate(seqs), offsets=np.concatenate(offsets))
     text = merge_item_text(parts)
+    attributes = merge_item_attributes(parts)
     provenance = {
         "dataset": name,
         "multi_domain": True,
@@ -104,7 +105,7 @@ def merge_domains(parts: Sequence[SequenceDataset], name: str | None = None) -> 
     }
     return SequenceDataset(
         name=name, sequences=sequences, user_ids=np.concatenate(user_ids),
-        item_ids=np.concatenate(item_ids), item_text=text, provenance=provenance,
+        item_ids=np.concatenate(item_ids), item_text=text, item_attributes=attributes, provenance=provenance,
         domains=tuple(names), item_domain=np.concatenate(item_domain),
         user_domain=np.concatenate(user_domain))
 
@@ -125,6 +126,23 @@ def merge_item_text(parts: Sequence[SequenceDataset]) -> ItemText | None:
                             + (" [PROXY]" if p.item_text.is_proxy else "") for p in parts)
     return ItemText(fields=merged, is_proxy=any(p.item_text.is_proxy for p in parts),
                     description=description)
+
+
+def merge_item_attributes(parts: Sequence[SequenceDataset]) -> ItemAttributes | None:
+    """The parts' attribute codes side by side (each domain's codes shifted past the
+    preceding domains' vocabularies: no code is shared across domains), or None unless
+    every part has codes."""
+    if any(p.item_attributes is None for p in parts):
+        return None
+    items, lengths, shift = [], [np.zeros(1, dtype=np.int64)], 0
+    for p in parts:
+        a = p.item_attributes
+        items.append(a.codes.items + shift)
+        lengths.append(np.diff(a.codes.offsets)[1:])
+        shift += a.n_attributes
+    offsets = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]).astype(np.int64)
+    return ItemAttributes(codes=Sequences(items=np.concatenate(items), offsets=offsets), n_attributes=shift,
+                          description="; ".join(f"{p.name}: {p.item_attributes.description}" for p in parts))
 
 
 def load_multi_domain(name: str, load_one: Callable[[str], SequenceDataset]) -> SequenceDataset:

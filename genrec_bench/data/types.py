@@ -53,6 +53,29 @@ class ItemText:
 
 
 @dataclass(frozen=True)
+class ItemAttributes:
+    """Categorical attribute codes per item (e.g. S3-Rec's anonymous brand and category ids).
+
+    Attributes:
+        codes: one code list per item index in CSR layout (``n_items + 1`` rows; row 0, the
+            padding item, is empty); codes are ``1..n_attributes``.
+        n_attributes: the size of the code vocabulary.
+        description: where the codes came from, in words.
+    """
+
+    codes: Sequences
+    n_attributes: int
+    description: str
+
+    def multi_hot(self) -> np.ndarray:
+        """float32 ``[n_items + 1, n_attributes]``: 1 where the item has the code."""
+        lengths = np.diff(self.codes.offsets)
+        out = np.zeros((lengths.shape[0], self.n_attributes), dtype=np.float32)
+        out[np.repeat(np.arange(lengths.shape[0]), lengths), self.codes.items - 1] = 1.0
+        return out
+
+
+@dataclass(frozen=True)
 class Sequences:
     """Variable-length item sequences in CSR layout.
 
@@ -144,6 +167,8 @@ class SequenceDataset:
         item_ids: raw item id of every item index, shape ``[n_items + 1]``; entry 0 is
             ``"<pad>"``.
         item_text: text fields per item, or ``None`` when the data has none here.
+        item_attributes: categorical codes per item (brand/category ids without names), or
+            ``None``.
         provenance: which format and files were read, and every processing step.
         domains: for a multi-domain dataset (``a+b``, see ``genrec_bench.data.multidomain``)
             the domain names in order; empty for a single-domain dataset.
@@ -158,6 +183,7 @@ class SequenceDataset:
     user_ids: np.ndarray
     item_ids: np.ndarray
     item_text: ItemText | None = None
+    item_attributes: ItemAttributes | None = None
     provenance: dict = field(default_factory=dict)
     domains: tuple[str, ...] = ()
     item_domain: np.ndarray | None = None

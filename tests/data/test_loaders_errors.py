@@ -44,6 +44,35 @@ def test_p5_good_fixture_and_proxy_text(tmp_path: Path) -> None:
                                           "unknown_asins": 1}
 
 
+def test_p5_attribute_codes_become_a_multi_hot_per_item(tmp_path: Path) -> None:
+    files = p5_files(tmp_path, GOOD_P5)
+    attributes = tmp_path / "item2attributes.json"
+    attributes.write_text(json.dumps({"1": [2, 1], "3": [3, 3], "6": [1]}))     # 2, 4, 5: no codes
+    dataset = p5.load(name="t", attributes=attributes, **files)
+    table = dataset.item_attributes
+    assert table is not None and table.n_attributes == 3 and "3 of 6 items" in table.description
+    hot = table.multi_hot()
+    assert hot.shape == (7, 3)
+    assert hot.tolist() == [[0, 0, 0], [1, 1, 0], [0, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0], [1, 0, 0]]
+    assert p5.load(name="t", **files).item_attributes is None
+
+
+@pytest.mark.parametrize("table,pattern", [
+    ([1, 2], r"item2attributes\.json: expected a JSON object \{item id: \[attribute ids\]\}, got list"),
+    ({"9": [1]}, r"item2attributes\.json.*9.*item id 9 is outside 1\.\.6"),
+    ({"x": [1]}, r"item id must be an integer, got 'x'"),
+    ({"2": 3}, r"item2attributes\.json.*2.*expected a list of attribute ids, got int"),
+    ({"2": [0]}, r"attribute ids must be positive integers"),
+    ({"2": ["b"]}, r"attribute id must be an integer, got 'b'"),
+])
+def test_p5_malformed_attributes(tmp_path: Path, table: object, pattern: str) -> None:
+    files = p5_files(tmp_path, GOOD_P5)
+    attributes = tmp_path / "item2attributes.json"
+    attributes.write_text(json.dumps(table))
+    with pytest.raises(DataError, match=pattern):
+        p5.load(name="t", attributes=attributes, **files)
+
+
 @pytest.mark.parametrize("lines,pattern", [
     (["1 1 2 3 4 5", "2 2 3 x 5 6"], r"sequential_data\.txt, line 2: expected a non-negative integer, got 'x'"),
     (["1 1 2 3 4 5", "2 2 3 4 5 -6"], r"line 2: expected a non-negative integer, got '-6'"),

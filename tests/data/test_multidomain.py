@@ -8,7 +8,7 @@ import pytest
 from genrec_bench.data.catalog import check_dataset_name, load_dataset
 from genrec_bench.data.multidomain import merge_domains, split_dataset_name
 from genrec_bench.data.split import leave_last_out
-from genrec_bench.data.types import ItemText, SequenceDataset, Sequences
+from genrec_bench.data.types import ItemAttributes, ItemText, SequenceDataset, Sequences
 from genrec_bench.errors import ConfigError, UnknownNameError
 from genrec_bench.evaluation import EvalResult
 from genrec_bench.evaluation.breakdown import domain_breakdown
@@ -75,6 +75,21 @@ def test_text_is_the_union_of_fields_and_proxy_if_any(parts):
     assert "alpha" in text.description and "beta" in text.description
     no_text = merge_domains([parts[0], _domain("gamma", 5, 4, 2, text=None)])
     assert no_text.item_text is None
+
+
+def test_attribute_codes_stay_apart_across_domains(parts):
+    def with_codes(part, codes):
+        table = ItemAttributes(codes=Sequences.from_lists([[]] + codes), n_attributes=3, description="codes")
+        return SequenceDataset(**{**part.__dict__, "item_attributes": table})
+    a = with_codes(parts[0], [[1, 2]] * parts[0].n_items)
+    b = with_codes(parts[1], [[1]] + [[3]] * (parts[1].n_items - 1))
+    merged = merge_domains([a, b], "alpha+beta").item_attributes
+    assert merged is not None and merged.n_attributes == 6
+    hot = merged.multi_hot()
+    assert hot.shape == (1 + a.n_items + b.n_items, 6)
+    assert hot[1].tolist() == [1, 1, 0, 0, 0, 0] and hot[a.n_items + 1].tolist() == [0, 0, 0, 1, 0, 0]
+    assert hot[-1].tolist() == [0, 0, 0, 0, 0, 1]
+    assert merge_domains([a, parts[1]], "alpha+beta").item_attributes is None
 
 
 def test_per_domain_metrics_equal_each_domain_alone(parts):

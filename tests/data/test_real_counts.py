@@ -80,6 +80,17 @@ def test_beauty_proxy_text_covers_every_item(data_root: Path) -> None:
     assert column[dataset.item_ids.tolist().index("B000GFCRGO")] == "sedu ionic ceramic tourmaline flat"
 
 
+def test_beauty_and_sports_have_s3rec_attribute_codes(data_root: Path) -> None:
+    for name, n_attributes in (("amazon2014-beauty", 637), ("amazon2014-sports", 2277)):
+        dataset = load_dataset(name, data_root)
+        table = dataset.item_attributes
+        assert table is not None and table.n_attributes == n_attributes
+        lengths = np.diff(table.codes.offsets)
+        assert lengths.shape[0] == dataset.n_items + 1 and lengths[0] == 0 and (lengths[1:] > 0).all()
+    beauty = load_dataset("amazon2014-beauty", data_root).item_attributes
+    assert beauty.codes[1].tolist() == [1, 162, 171, 173] and beauty.codes[4].tolist() == [1, 2, 3]  # as in the file
+
+
 def test_scientific_has_real_text(data_root: Path) -> None:
     dataset = load_dataset("amazon2018-scientific", data_root)
     text = dataset.item_text

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from genrec_bench.data.types import ItemText
+from genrec_bench.data.types import ItemAttributes, ItemText, Sequences
 from genrec_bench.errors import ConfigError
 from genrec_bench.generative import text_embeddings
 from genrec_bench.generative.text_embeddings import (
     TextEmbeddingConfig,
+    append_attributes,
     dataset_text_embeddings,
     embed_items,
     item_sentences,
@@ -124,7 +125,35 @@ def test_dataset_embeddings_are_cached_under_genrec_cache(tmp_path, monkeypatch,
     assert (tmp_path / "cache" / info["cache_file"]).is_file()
 
 
-@pytest.mark.parametrize("field_value", [{"encoder": ""}, {"batch_size": 0}])
+def test_attribute_codes_are_appended_normalised_and_change_the_content_key(tmp_path, monkeypatch, encoder_calls,
+                                                                           cyclic_splits):
+    import dataclasses
+
+    monkeypatch.setenv("GENREC_CACHE", str(tmp_path / "cache"))
+    n = cyclic_splits.n_items
+    text = ItemText(fields={"title": [""] + [f"item {i}" for i in range(1, n + 1)]}, is_proxy=True,
+                    description="test")
+    codes = [[]] + [[1 + i % 3, 4] for i in range(n - 1)] + [[]]          # the last item has no codes
+    table = ItemAttributes(codes=Sequences.from_lists(codes), n_attributes=4, description="codes")
+    dataset = dataclasses.replace(cyclic_splits.dataset, item_text=text, item_attributes=table)
+    plain, plain_info = dataset_text_embeddings(dataset, TextEmbeddingConfig(encoder="fake-encoder"), "tiger")
+    assert plain.shape == (n + 1, 3) and plain_info["attributes"] is None
+    assert plain_info["content_key"] == plain_info["cache_file"]        # text-only caches keep their keys
+    both, info = dataset_text_embeddings(dataset, TextEmbeddingConfig(encoder="fake-encoder", attribute_weight=2.0),
+                                         "tiger")
+    assert both.shape == (n + 1, 3 + 4) and np.array_equal(both[:, :3], plain)
+    np.testing.assert_allclose(both[1, 3:], [2 / np.sqrt(2), 0, 0, 2 / np.sqrt(2)], rtol=1e-6)
+    assert not both[0, 3:].any() and not both[n, 3:].any()
+    assert info["attributes"]["weight"] == 2.0 and info["content_key"] != plain_info["content_key"]
+    text_only = dataclasses.replace(dataset, item_attributes=None)      # no codes: text only, and it says so
+    _, none_info = dataset_text_embeddings(text_only, TextEmbeddingConfig(encoder="fake-encoder",
+                                                                          attribute_weight=2.0), "tiger")
+    assert none_info["attributes"] is None
+    with pytest.raises(ValueError, match=f"cover {n} items, the embeddings 4"):
+        append_attributes(plain[:5], table, 1.0)
+
+
+@pytest.mark.parametrize("field_value", [{"encoder": ""}, {"batch_size": 0}, {"attribute_weight": -1.0}])
 def test_config_rejects_bad_values(field_value):
     with pytest.raises(ConfigError, match=next(iter(field_value))):
         TextEmbeddingConfig(**field_value)

@@ -92,7 +92,7 @@ def test_rq_vae_semantic_ids_are_cached_per_seed_and_tokenizer_config(tmp_path, 
     config = dataclasses.replace(tiger.PROFILES["smoke"], tokenizer="rqvae",
                                  rqvae=RQVAEConfig(hidden=(8,), latent_dim=4, levels=2, codebook_size=2,
                                                    epochs=2, batch_size=16))
-    info = {"cache_file": "text-0123456789abcdef.npy"}
+    info = {"content_key": "text-0123456789abcdef.npy"}
     ids = tiger.build_semantic_ids(embeddings, config, 0, info, torch.device("cpu"))
     # 25 items on at most 2 x 2 code tuples: the disambiguation level must separate collisions
     base = ids.codes[1:, :2]
@@ -115,7 +115,7 @@ def test_rq_vae_semantic_ids_are_cached_per_seed_and_tokenizer_config(tmp_path, 
     tiger.build_semantic_ids(embeddings, dataclasses.replace(config, rqvae=dataclasses.replace(config.rqvae,
                                                                                               epochs=1)),
                              0, info, torch.device("cpu"))
-    tiger.build_semantic_ids(embeddings, config, 0, {"cache_file": "text-fedcba9876543210.npy"},
+    tiger.build_semantic_ids(embeddings, config, 0, {"content_key": "text-0123456789abcdef.npy+attributes-0a1b2c-w1"},
                              torch.device("cpu"))
     assert len(list(tmp_path.glob("semantic-ids-*.npz"))) == 4
     assert all(isinstance(SemanticIds.load(p.with_suffix("")), SemanticIds)

@@ -6,6 +6,8 @@
   ``item2id`` / ``user2id`` are used when the ``id2*`` maps are absent.
 * ``item_text_proxy.txt`` (optional): ``ASIN word word ...``, the 3-7 word text the IDGenRec
   ID generator made from the metadata. It is a PROXY, not the real title.
+* ``item2attributes.json`` (optional): S3-Rec's ``{item_id: [attribute id, ...]}``, the
+  item's brand and category codes (integers without names), same item numbering.
 
 The file's item numbering is kept (item id ``k`` in the file is item index ``k``) so that
 results are comparable with the TIGER re-implementations; users keep the file's line order.
@@ -27,12 +29,12 @@ from genrec_bench.data.loaders._common import (
     read_json,
     split_int_lines,
 )
-from genrec_bench.data.types import ItemText, SequenceDataset, Sequences
+from genrec_bench.data.types import ItemAttributes, ItemText, SequenceDataset, Sequences
 from genrec_bench.errors import DataError
 
 FORMAT = "p5"
 REQUIRED = ("sequences", "datamaps")
-OPTIONAL = ("text",)
+OPTIONAL = ("text", "attributes")
 MULTI: tuple[str, ...] = ()
 OPTIONS = ("min_length",)
 
@@ -93,8 +95,36 @@ def _proxy_text(path: Path, item_ids: np.ndarray) -> tuple[ItemText, dict[str, i
     return ItemText(fields={"text": column}, is_proxy=True, description=description), stats
 
 
+def _attributes(path: Path, n_items: int) -> ItemAttributes:
+    """S3-Rec's ``{"item_id": [code, ...]}``; items it does not list get no codes."""
+    table = read_json(path)
+    if not isinstance(table, dict):
+        raise DataError(path, f"expected a JSON object {{item id: [attribute ids]}}, got {type(table).__name__}")
+    per_item: list[list[int]] = [[] for _ in range(n_items + 1)]
+    for key, codes in table.items():
+        item = as_int(path, key, "item id", key=key)
+        if not 1 <= item <= n_items:
+            raise DataError(path, f"item id {item} is outside 1..{n_items} (sequential_data.txt)", key=key)
+        if not isinstance(codes, list):
+            raise DataError(path, f"expected a list of attribute ids, got {type(codes).__name__}", key=key)
+        values = [as_int(path, c, "attribute id", key=key) for c in codes]
+        if any(v < 1 for v in values):
+            raise DataError(path, "attribute ids must be positive integers", key=key)
+        per_item[item] = sorted(set(values))
+    lengths = np.array([len(c) for c in per_item], dtype=np.int64)
+    flat = np.array([c for codes in per_item for c in codes], dtype=np.int64)
+    n_attributes = int(flat.max()) if flat.size else 0
+    if n_attributes == 0:
+        raise DataError(path, "no item has an attribute id")
+    listed = int((lengths[1:] > 0).sum())
+    description = (f"S3-Rec brand/category codes (integers without names) from {path.name}: "
+                   f"{listed} of {n_items} items with codes, {n_attributes} codes")
+    return ItemAttributes(codes=Sequences(items=flat, offsets=csr_offsets(lengths)), n_attributes=n_attributes,
+                          description=description)
+
+
 def load(*, name: str, sequences: Path, datamaps: Path, text: Path | None = None,
-         min_length: int = 5) -> SequenceDataset:
+         attributes: Path | None = None, min_length: int = 5) -> SequenceDataset:
     """Read the P5 files into a ``SequenceDataset`` keeping the file's numbering.
 
     Args:
@@ -102,6 +132,7 @@ def load(*, name: str, sequences: Path, datamaps: Path, text: Path | None = None
         sequences: ``sequential_data.txt``.
         datamaps: ``datamaps.json``.
         text: ``item_text_proxy.txt`` or None.
+        attributes: ``item2attributes.json`` or None.
         min_length: every user must have at least this many items (the P5 data: 5).
     """
     sequences, datamaps = Path(sequences), Path(datamaps)
@@ -150,6 +181,7 @@ def load(*, name: str, sequences: Path, datamaps: Path, text: Path | None = None
         "user_order": "line order of sequential_data.txt",
         "min_length": int(n_items_per_user.min()),
         "text": text_stats,
+        "attributes": None if attributes is None else Path(attributes).name,
     }
     return SequenceDataset(
         name=name,
@@ -157,5 +189,6 @@ def load(*, name: str, sequences: Path, datamaps: Path, text: Path | None = None
         user_ids=user_map[users],
         item_ids=item_ids,
         item_text=item_text,
+        item_attributes=None if attributes is None else _attributes(Path(attributes), n_items),
         provenance=provenance,
     )
