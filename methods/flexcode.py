@@ -57,8 +57,10 @@ Assumptions (values and choices the paper leaves open; every one is a config fie
 * the generator and its training as TIGER's in each profile (the ``cpu`` profile's bf16
   autocast for the T5's training passes, its cosine over 150 epochs and patience of 10
   validations included, measured in ``methods/tiger.py``), so that FlexCode and TIGER differ
-  only in their IDs under the same budget; the router's rate follows the same schedule as
-  the T5's (each scaled from its own base rate); lambda_ARG = 1.
+  in their IDs under the same budget (and in TIGER's cpu profile appending the P5 data's
+  brand/category codes to the text embedding, which FlexCode's does not yet); the router's
+  rate follows the same schedule as the T5's (each scaled from its own base rate);
+  lambda_ARG = 1.
 
 Variants as methods: ``flexcode-sid-only``, ``flexcode-cf-only``, ``flexcode-fix``,
 ``flexcode-no-align``; Table 4's budgets with ``--set budget=4``.

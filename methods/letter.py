@@ -40,8 +40,10 @@ Assumptions (recorded; the paper or the official code leave them open or the sui
 * generator schedule: LETTER's scripts (AdamW lr 5e-4, wd 0.01, 200 epochs, every prefix
   as a sample) in ``paper``; the ``cpu`` profile reuses TIGER's cpu generator recipe,
   bf16 autocast for the T5's training passes, the cosine over 150 epochs and the patience of
-  10 validations included (measured in ``methods/tiger.py``), so LETTER and TIGER differ only
-  in their IDs and LETTER's ranking-guided loss under the same budget.
+  10 validations included (measured in ``methods/tiger.py``), so LETTER and TIGER differ in
+  their IDs and LETTER's ranking-guided loss under the same budget. One more difference: TIGER's
+  cpu profile appends the P5 data's brand/category codes to the text embedding, LETTER's
+  does not (yet).
 
 Ablations as configurations: ``letter-no-cf`` (alpha = 0), ``letter-no-div`` (beta = 0).
 """

@@ -36,7 +36,10 @@ Assumptions (the paper leaves them open or the official code is not public):
   brand/category codes (integers without names). The cpu profile appends those codes to
   the text embedding (``text.attribute_weight = 1``: the code part has the same norm as the
   text part); datasets without codes (Scientific, with real text fields) are unaffected.
-  The run record's ``semantic_ids.text_embeddings.attributes`` says whether codes were used;
+  The run record's ``semantic_ids.text_embeddings.attributes`` says whether codes were used.
+  Measured on Beauty (records ``cpu-seed0-ca5dd4f726`` text only, ``cpu-seed0-455c489eb3``
+  with codes, 1 thread each): validation NDCG@10 higher by 0.001-0.002 at equal epochs up to
+  epoch 60, equal by the end (best 0.0239 vs 0.0243), test 0.0175 vs 0.0176;
 * early stopping on validation NDCG@10 computed by the suite's evaluator.
 """
 

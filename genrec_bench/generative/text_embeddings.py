@@ -127,7 +127,7 @@ def dataset_text_embeddings(dataset, config: TextEmbeddingConfig, method: str) -
     if dataset.item_text is None:
         raise ConfigError(f"{method} needs item text; dataset {dataset.name!r} has none here")
     embeddings, info = embed_items(dataset.item_text, config, cache_dir())
-    attributes = getattr(dataset, "item_attributes", None)
+    attributes = dataset.item_attributes
     if config.attribute_weight == 0.0 or attributes is None:
         return embeddings, {**info, "attributes": None, "content_key": info["cache_file"]}
     digest = hashlib.sha256(np.ascontiguousarray(attributes.codes.items).tobytes()
