@@ -71,6 +71,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,7 +98,12 @@ from genrec_bench.generative.semantic_ids import N_SPECIAL, add_dedup_level, cod
 from genrec_bench.generative.t5_generator import SharedEncoderDecoder, T5GeneratorConfig, build_t5
 from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, dataset_text_embeddings
 from genrec_bench.generative.tokenizers import RQVAE, RQVAEConfig
-from genrec_bench.generative.tokenizers.rq_vae import init_codebooks_with_kmeans, restart_dead_codes
+from genrec_bench.generative.tokenizers.rq_vae import (
+    init_codebooks_with_kmeans,
+    is_reported_epoch,
+    log_tokenizer_epoch,
+    restart_dead_codes,
+)
 from genrec_bench.generative.trie import PrefixTrie
 from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
@@ -316,6 +322,7 @@ def train_dual_codebooks(semantic_x: np.ndarray, collaborative_x: np.ndarray, co
     init_codebooks_with_kmeans(model.collaborative, cf, generator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.tokenizer_lr, weight_decay=1e-4)
     n, history = sem.shape[0], []
+    started = time.perf_counter()
     for epoch in range(config.tokenizer_epochs):
         order = torch.randperm(n, generator=generator).to(device)
         used = {name: [torch.zeros(config.codebook_size, dtype=torch.bool, device=device)
@@ -342,10 +349,13 @@ def train_dual_codebooks(semantic_x: np.ndarray, collaborative_x: np.ndarray, co
             totals["scl"] += losses["semantic"].item() * size
             totals["ccl"] += losses["collaborative"].item() * size
             totals["cca"] += cca.item() * size
-        restarted = sum(restart_dead_codes(getattr(model, name), used[name], residuals[name], generator)
-                        for name in ("semantic", "collaborative"))
-        if epoch % max(1, config.tokenizer_epochs // 20) == 0 or epoch == config.tokenizer_epochs - 1:
+        # never after the last epoch: the final codes must use codewords the decoders trained with
+        last = epoch == config.tokenizer_epochs - 1
+        restarted = 0 if last else sum(restart_dead_codes(getattr(model, name), used[name], residuals[name], generator)
+                                       for name in ("semantic", "collaborative"))
+        if is_reported_epoch(epoch, config.tokenizer_epochs):
             history.append({"epoch": epoch + 1, **{k: v / n for k, v in totals.items()}, "restarted_codes": restarted})
+            log_tokenizer_epoch("flexcode dual codebooks", history[-1], config.tokenizer_epochs, started)
     model.eval()
     with torch.no_grad():
         sem_out, sem_codes, _, _ = model.semantic(sem)
@@ -370,8 +380,10 @@ def build_dual_codes(text_x: np.ndarray, cf_x: np.ndarray, config: FlexCodeConfi
     """Train (or load from the cache) the dual codebooks."""
     keys = ("budget", "codebook_size", "latent_dim", "rq_hidden", "beta", "tokenizer_lr", "tokenizer_batch_size",
             "tokenizer_epochs", "lambda_align", "align_temperature", "projection_dim")
-    identity = {"tokenizer": "flexcode-dual", "config": {k: getattr(config, k) for k in keys}, "seed": seed,
-                **provenance, "n_items": int(text_x.shape[0] - 1)}
+    # revision: bumped when the training code changes what a config produces (2: no dead-code
+    # restart after the last epoch), so an older cached artifact is never reused
+    identity = {"tokenizer": "flexcode-dual", "revision": 2, "config": {k: getattr(config, k) for k in keys},
+                "seed": seed, **provenance, "n_items": int(text_x.shape[0] - 1)}
     identity = json.loads(json.dumps(identity))
     key = artifact_key(identity)
     path = cache_dir() / f"dual-codes-{key}"

@@ -207,3 +207,13 @@ def test_no_restart_after_the_last_epoch_so_final_codes_use_trained_codewords():
 def test_config_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(ConfigError, match=rf"RQVAEConfig\.{field}"):
         RQVAEConfig(**{field: value})
+
+
+def test_fit_logs_progress_at_the_reported_epochs(caplog):
+    x, _ = clustered()
+    config = RQVAEConfig(hidden=(16,), latent_dim=6, levels=2, codebook_size=4, epochs=3, batch_size=32)
+    with caplog.at_level("INFO", logger="genrec_bench.generative.tokenizers.rq_vae"):
+        _, info, _ = fit_rq_vae(x[:40].numpy(), config, seed=0)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rq-vae epoch")]
+    assert [line.split(":")[0] for line in lines] == ["rq-vae epoch 1/3", "rq-vae epoch 2/3", "rq-vae epoch 3/3"]
+    assert len(info["training"]) == 3 and "reconstruction=" in lines[0]

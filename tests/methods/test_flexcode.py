@@ -137,3 +137,16 @@ def test_tiny_flexcode_fits_with_unique_ids_and_recommends_valid_items(method, p
     top = model.recommend(HistoryBatch(users=np.arange(4), sequences=splits.test.histories.select(np.arange(4))), 10)
     assert ((top.items >= 1) & (top.items <= splits.n_items)).all()
     assert np.isfinite(Evaluator(n_items=splits.n_items).evaluate(model, splits.test).mean("ndcg@10"))
+
+
+def test_dual_codebooks_restart_dead_codes_except_after_the_last_epoch():
+    """10 items for 16 codes per level leave codes dead at every epoch: they are re-seeded after
+    each epoch but the last, so the final codes use codewords the decoders trained with."""
+    from methods.flexcode import FlexCodeConfig, train_dual_codebooks
+    rng = np.random.default_rng(0)
+    config = FlexCodeConfig(budget=2, codebook_size=16, latent_dim=4, rq_hidden=(8,), tokenizer_epochs=3,
+                            tokenizer_batch_size=32, projection_dim=4)
+    _, _, info = train_dual_codebooks(rng.normal(size=(10, 6)), rng.normal(size=(10, 5)), config, seed=0,
+                                      device=torch.device("cpu"))
+    restarts = [entry["restarted_codes"] for entry in info["training"]]
+    assert len(restarts) == 3 and restarts[0] > 0 and restarts[-1] == 0

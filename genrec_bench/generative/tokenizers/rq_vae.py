@@ -12,6 +12,8 @@ latent residual of that level (guard against codebook collapse).
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +23,8 @@ from torch import nn
 
 from genrec_bench import config_checks as checks
 from genrec_bench.generative.kmeans import kmeans
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,18 @@ class RQVAEHooks:
     epoch_start: Callable | None = None
 
 
+def is_reported_epoch(epoch: int, epochs: int) -> bool:
+    """Whether 0-based ``epoch`` is one of the ~20 a tokenizer's training history keeps."""
+    return epoch % max(1, epochs // 20) == 0 or epoch == epochs - 1
+
+
+def log_tokenizer_epoch(label: str, entry: dict, epochs: int, started: float) -> None:
+    """One progress line for a history ``entry`` (tokenizer phases run for minutes)."""
+    values = ", ".join(f"{key}={value:.4f}" for key, value in entry.items() if key != "epoch")
+    log.info("%s epoch %d/%d: %s, elapsed_seconds=%.0f", label, entry["epoch"], epochs, values,
+             time.perf_counter() - started)
+
+
 def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
                device: torch.device | str = "cpu", hooks: RQVAEHooks | None = None) -> tuple[np.ndarray, dict, RQVAE]:
     """Train an RQ-VAE on ``embeddings [n, d]``; codes int64 ``[n, L]``, diagnostics, model."""
@@ -175,6 +191,7 @@ def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     n = x.shape[0]
     history = []
+    started = time.perf_counter()
     for epoch in range(config.epochs):
         if hooks.epoch_start is not None:
             hooks.epoch_start(model, epoch)
@@ -211,9 +228,10 @@ def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
         # never after the last epoch: the final codes must use codewords the decoder trained with
         if config.restart_dead_codes and last_residuals is not None and epoch < config.epochs - 1:
             restarted = restart_dead_codes(model, used, last_residuals, generator)
-        if epoch % max(1, config.epochs // 20) == 0 or epoch == config.epochs - 1:
+        if is_reported_epoch(epoch, config.epochs):
             history.append({"epoch": epoch + 1, "loss": total / n, "reconstruction": recon_total / n,
                             "restarted_codes": restarted, **{k: v / n for k, v in parts_total.items()}})
+            log_tokenizer_epoch("rq-vae", history[-1], config.epochs, started)
     model.eval()
     with torch.no_grad():
         recon, codes, _, _ = model(x)  # nearest codes; a method re-assigns collisions itself
