@@ -2,7 +2,8 @@
 
     python -m runners.efficiency [--dataset amazon2014-beauty] [--profile cpu]
 
-Reads the ``efficiency`` and ``timings`` fields of every matching run record and writes
+Reads the ``efficiency`` and ``timings`` fields of each method's current runs (superseded
+configurations are left out, ``genrec_bench/records/selection.py``) and writes
 ``results/efficiency/<dataset>-<profile>.md`` (a table) and ``.png`` (bar plots). Compare
 only runs measured on the same machine: the table lists each run's processor and device.
 """
@@ -16,6 +17,7 @@ from tabulate import tabulate
 
 from genrec_bench.records.atomic import atomic_write_bytes
 from genrec_bench.records.record import find_records
+from genrec_bench.records.selection import config_id, current_runs
 
 COLUMNS = (
     ("parameters", lambda r: r["efficiency"]["parameters"]["total"]),
@@ -36,13 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="cpu")
     p.add_argument("--results-dir", default="results")
     args = p.parse_args(argv)
-    records = find_records(Path(args.results_dir), dataset=args.dataset, profile=args.profile)
+    found = find_records(Path(args.results_dir), dataset=args.dataset, profile=args.profile)
+    records = [run for method in sorted({r["method"] for r in found})
+               for run in current_runs([r for r in found if r["method"] == method])]
     if not records:
         print(f"no {args.profile} records for {args.dataset} under {args.results_dir}/runs")
         return 1
     rows, names, values = [], [], {name: [] for name, _ in COLUMNS}
     for record in sorted(records, key=lambda r: (r["method"], r["seed"])):
-        label = f"{record['method']} (seed {record['seed']})"
+        label = f"{record['method']} (seed {record['seed']}, {config_id(record)})"
         names.append(label)
         row = [label]
         for name, get in COLUMNS:

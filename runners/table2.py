@@ -27,6 +27,7 @@ from genrec_bench.data.catalog import _resolve_files, get_card, resolve_data_roo
 from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
+from genrec_bench.records.selection import current_runs
 from genrec_bench.reported import load_reported, lookup
 from genrec_bench.tables.cells import proxy_text_caption, read_proxy_text
 from genrec_bench.tables.render import Cell, write_table_files
@@ -81,23 +82,15 @@ def measured(results_dir: Path, method: str, domain: str, pairs: list[str], prof
     for pair in pairs:
         if domain not in split_dataset_name(pair):
             continue
-        records = _newest_per_seed(find_records(results_dir, dataset=pair, method=method, profile=profile), seeds)
+        records = current_runs(find_records(results_dir, dataset=pair, method=method, profile=profile), seeds)
         records = [r for r in records if domain in r["metrics"].get("test_by_domain", {})]
         if records:
             return {m: np.array([r["metrics"]["test_by_domain"][domain][m] for r in records])
                     for m in METRICS}, False, records
-    records = _newest_per_seed(find_records(results_dir, dataset=domain, method=method, profile=profile), seeds)
+    records = current_runs(find_records(results_dir, dataset=domain, method=method, profile=profile), seeds)
     if records:
         return {m: np.array([r["metrics"]["test"][m] for r in records]) for m in METRICS}, True, records
     return None
-
-
-def _newest_per_seed(records: list[dict], seeds: list[int]) -> list[dict]:
-    by_seed: dict[int, dict] = {}
-    for record in sorted(records, key=lambda r: r.get("finished_at", "")):
-        if record["seed"] in seeds:
-            by_seed[record["seed"]] = record
-    return [by_seed[s] for s in sorted(by_seed)]
 
 
 def build_table(args, results_dir: Path) -> str:

@@ -3,7 +3,6 @@ profile) for the chosen seeds, metric means over seeds and per-user vectors for 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +11,7 @@ import numpy as np
 from genrec_bench.evaluation.metrics import METRICS
 from genrec_bench.evaluation.result import parse_metric
 from genrec_bench.records.record import find_records, load_per_user
-
-log = logging.getLogger(__name__)
+from genrec_bench.records.selection import current_runs
 
 
 @dataclass(frozen=True)
@@ -62,18 +60,10 @@ def proxy_text_caption(datasets: list[str]) -> str:
 
 def collect(results_dir: Path, dataset: str, method: str, profile: str,
             seeds: list[int] | None) -> MethodResults | None:
-    """The finished runs of ``method`` on ``dataset`` at ``profile`` (newest per seed)."""
-    records = find_records(results_dir, dataset=dataset, method=method, profile=profile)
-    by_seed: dict[int, dict] = {}
-    for record in sorted(records, key=lambda r: r.get("finished_at", "")):
-        if seeds is None or record["seed"] in seeds:
-            if record["seed"] in by_seed:
-                log.warning("several %s records for seed %d on %s; using the newest", method,
-                            record["seed"], dataset)
-            by_seed[record["seed"]] = record
-    if not by_seed:
+    """The current runs of ``method`` on ``dataset`` at ``profile`` (``records/selection.py``)."""
+    chosen = current_runs(find_records(results_dir, dataset=dataset, method=method, profile=profile), seeds)
+    if not chosen:
         return None
-    chosen = [by_seed[s] for s in sorted(by_seed)]
     ranks, users = [], None
     for record in chosen:
         per_user = load_per_user(Path(record["_path"]), "test")
@@ -83,4 +73,4 @@ def collect(results_dir: Path, dataset: str, method: str, profile: str,
         elif not np.array_equal(users, per_user["users"][order]):
             raise ValueError(f"{method} on {dataset}: seeds evaluated different users")
         ranks.append(per_user["ranks"][order])
-    return MethodResults(method, dataset, tuple(sorted(by_seed)), tuple(chosen), tuple(ranks), users)
+    return MethodResults(method, dataset, tuple(r["seed"] for r in chosen), tuple(chosen), tuple(ranks), users)
