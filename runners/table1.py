@@ -23,8 +23,8 @@ from genrec_bench.data.catalog import dataset_names, get_card, resolve_data_root
 from genrec_bench.errors import GenRecError
 from genrec_bench.registry import method_names
 from genrec_bench.reported import load_reported, lookup
-from genrec_bench.stats import compare_family
 from genrec_bench.tables.cells import MethodResults, collect, proxy_text_caption
+from genrec_bench.tables.columns import measured_column
 from genrec_bench.tables.render import Cell, write_table_files
 
 PAPER, TABLE = "flexcode", "Table 1"
@@ -142,28 +142,17 @@ def build_table(args, results_dir: Path) -> str:
     families = []
     for dataset in args.datasets:
         for metric in METRICS:
-            measured = {m: results[(m, dataset)] for m in args.methods if (m, dataset) in results}
-            means = {m: float(r.per_seed_means(metric).mean()) for m, r in measured.items()}
-            below: set[str] = set()
-            if len(measured) >= 2:
-                family = compare_family({m: r.per_user(metric) for m, r in measured.items()},
-                                        metric=metric, test=args.test, correction=args.correction,
-                                        alpha=args.alpha, seed=0, dataset=dataset)
-                families.append(family)
-                below = {c.method_b for c in family.comparisons if c.significant and c.mean_diff > 0}
-            ranking = sorted(means, key=lambda m: -means[m])
+            paper = {}
             for method in shown:
-                paper = lookup(reported, dataset=dataset, method=method, metric=metric)
-                paper_value = paper[0].value if paper else None
-                if method in measured:
-                    seeds = measured[method].per_seed_means(metric)
-                    cells[(method, dataset, metric)] = Cell(
-                        ours=means[method], std=float(seeds.std(ddof=1)) if seeds.size > 1 else None,
-                        n_seeds=int(seeds.size), worse_than_best=method in below,
-                        place=ranking.index(method) + 1 if ranking.index(method) < 2 else None,
-                        paper=paper_value)
-                else:
-                    cells[(method, dataset, metric)] = Cell(paper=paper_value)
+                found = lookup(reported, dataset=dataset, method=method, metric=metric)
+                paper[method] = found[0].value if found else None
+            measured = {m: results[(m, dataset)] for m in args.methods if (m, dataset) in results}
+            column, family = measured_column(measured, metric, dataset, test=args.test,
+                                             correction=args.correction, alpha=args.alpha, paper=paper)
+            if family is not None:
+                families.append(family)
+            for method in shown:
+                cells[(method, dataset, metric)] = column.get(method, Cell(paper=paper[method]))
     rows = []
     for method in shown:
         label = labels.get(method, method)

@@ -70,7 +70,7 @@ def write_table_files(rows: list[tuple[str, list[Cell]]], headers: list[str], ca
         body = render(rows, headers, style)
         if style == "markdown":
             body = f"{body}\n\n{caption}\n"
-        elif style == "latex":
-            body = f"% {caption}\n{body}\n"
+        elif style == "latex":   # every caption line a comment, so the file compiles as is
+            body = "".join(f"% {line}\n" for line in caption.splitlines()) + f"{body}\n"
         atomic_write_bytes(Path(out_dir) / f"{stem}.{suffix}", body.encode())
     return render(rows, headers, "markdown") + "\n\n" + caption

@@ -1,0 +1,148 @@
+"""Our methods side by side on one dataset: accuracy with significance, head/tail, and cost.
+
+    python -m runners.compare --dataset amazon2014-beauty --methods sasrec tiger letter etegrec
+    python -m runners.compare --dataset amazon2018-scientific --methods tiger letter etegrec --test wilcoxon
+
+Answers from the run records alone: does one method beat another on this data, by how much,
+is the difference real, and what does it cost. Writes
+``results/tables/compare-<dataset>-<profile>.{md,tex,csv}``:
+
+* metric columns (R@5, N@5, R@10, N@10), built as in Table 1 (``tables/columns.py``): mean
+  over seeds, ``*`` = significantly below the best after the family's correction;
+* head / tail N@10: test NDCG@10 of the users whose target is a head / tail item by training
+  popularity (``metrics.test_by_popularity`` of each record), mean over seeds, not tested;
+* (Markdown only) the best method against each other on ``--metric``: mean difference, its
+  paired bootstrap 95% CI, the corrected p-value and wins/ties/losses over users; and the cost
+  of each run: fit minutes, threads, test ms/user and parameters. Timings compare only between
+  runs on the same machine with the same thread count; the table says both.
+
+Each method's current configuration is used (``records/selection.py``); the caption names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from tabulate import tabulate
+
+from genrec_bench.errors import GenRecError
+from genrec_bench.records.atomic import atomic_write_bytes
+from genrec_bench.records.selection import config_id
+from genrec_bench.tables.cells import MethodResults, collect, proxy_text_caption
+from genrec_bench.tables.columns import measured_column
+from genrec_bench.tables.render import Cell, render
+
+METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
+SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@10"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m runners.compare", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--methods", nargs="+", required=True)
+    p.add_argument("--profile", default="cpu")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="seeds to use (default: all present)")
+    p.add_argument("--metric", default="ndcg@10", choices=METRICS, help="the metric of the pairwise section")
+    p.add_argument("--test", default="t-test", choices=("t-test", "wilcoxon", "permutation"))
+    p.add_argument("--correction", default="holm", choices=("holm", "bh", "none"))
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--results-dir", default="results")
+    return p
+
+
+def popularity_cell(results: MethodResults, group: str) -> Cell:
+    """Test NDCG@10 of the users whose target is a ``group`` ("head"/"tail") item, mean over seeds."""
+    values = [r["metrics"].get("test_by_popularity", {}).get(group, {}).get("ndcg@10") for r in results.records]
+    if any(v is None for v in values):
+        return Cell()
+    return Cell(ours=float(np.mean(values)), n_seeds=len(values),
+                std=float(np.std(values, ddof=1)) if len(values) > 1 else None)
+
+
+def cost_rows(measured: dict[str, MethodResults]) -> list[list]:
+    rows = []
+    for method, results in measured.items():
+        for record in results.records:
+            env, eff = record["environment"], record["efficiency"]
+            rows.append([method, record["seed"], record["timings"]["fit_s"] / 60, eff["test_ms_per_user"],
+                         eff["parameters"]["total"], f"{env.get('processor', '?')} x{env.get('torch_threads', '?')}"
+                         f" threads, {env.get('device')}"])
+    return rows
+
+
+def build(args) -> str:
+    results_dir = Path(args.results_dir)
+    measured: dict[str, MethodResults] = {}
+    for method in args.methods:
+        found = collect(results_dir, args.dataset, method, args.profile, args.seeds)
+        if found is not None:
+            measured[method] = found
+    if not measured:
+        raise GenRecError(f"no {args.profile} records of {', '.join(args.methods)} on {args.dataset} "
+                          f"under {results_dir / 'runs'}")
+    columns, families = {}, {}
+    for metric in METRICS:
+        columns[metric], families[metric] = measured_column(measured, metric, args.dataset, test=args.test,
+                                                            correction=args.correction, alpha=args.alpha)
+    rows = [(method, [columns[m][method] for m in METRICS]
+             + [popularity_cell(results, "head"), popularity_cell(results, "tail")])
+            for method, results in measured.items()]
+    headers = [SHORT[m] for m in METRICS] + ["head N@10", "tail N@10"]
+    missing = [m for m in args.methods if m not in measured]
+    caption = [
+        f"{args.dataset}, profile '{args.profile}'; test split, full ranking over all items, "
+        "leave-last-out. Runs (config, seeds): "
+        + ", ".join(f"{m} {config_id(r.records[0])} ({','.join(map(str, r.seeds))})" for m, r in measured.items())
+        + ".",
+        "Cell: our mean over seeds (±std when several). Bold = best, underlined = second. "
+        f"Significance: paired two-sided {args.test} on per-user values (averaged over seeds), family = the best "
+        f"method vs each other, per metric; {args.correction} correction at alpha={args.alpha}; "
+        "* = significantly below the best. Head/tail: users grouped by their target's training popularity "
+        "(head = the 20% most-interacted items); not tested.",
+    ]
+    if args.profile != "paper":
+        caption.append(f"Profile '{args.profile}' uses schedules sized for its budget, not the papers'.")
+    if any(r.proxy_text for r in measured.values()):
+        caption.append(proxy_text_caption([args.dataset]))
+    if missing:
+        caption.append(f"No {args.profile} records: {', '.join(missing)}.")
+    caption_text = "\n".join(caption)
+    family = families[args.metric]
+    sections = [render(rows, headers, "markdown"), "", caption_text]
+    if family is not None:
+        pairs = [[f"{c.method_a} - {c.method_b}", f"{c.mean_diff:+.4f}", f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}]",
+                  f"{c.p_adjusted:.2g}", "yes" if c.significant else "no", f"{c.wins}/{c.ties}/{c.losses}"]
+                 for c in family.comparisons]
+        sections += ["", f"## {SHORT[args.metric]}: the best against each other", "", family.family + ".", "",
+                     tabulate(pairs, headers=["difference", "mean", "95% CI (bootstrap)", "p adjusted",
+                                              "significant", "users won/tied/lost"], tablefmt="github",
+                              disable_numparse=True)]
+    sections += ["", "## Cost", "", tabulate(cost_rows(measured), headers=["method", "seed", "fit min",
+                                                                         "test ms/user", "parameters", "machine"],
+                                             tablefmt="github", floatfmt=("", "", ".1f", ".2f", "", ""), intfmt=","), ""]
+    text = "\n".join(sections)
+    stem = results_dir / "tables" / f"compare-{args.dataset}-{args.profile}"
+    atomic_write_bytes(stem.with_suffix(".md"), text.encode())
+    atomic_write_bytes(stem.with_suffix(".tex"), ("".join(f"% {line}\n" for line in caption)
+                                                  + render(rows, headers, "latex") + "\n").encode())
+    atomic_write_bytes(stem.with_suffix(".csv"), render(rows, headers, "csv").encode())
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        text = build(args)
+    except GenRecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

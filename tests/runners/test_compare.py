@@ -1,0 +1,38 @@
+"""runners.compare: our methods side by side from committed records, with tests and cost."""
+
+import shutil
+from pathlib import Path
+
+from runners import compare
+
+REPO = Path(__file__).resolve().parents[2]
+BEAUTY = REPO / "results/runs/amazon2014-beauty"
+
+
+def copy_runs(tmp_path: Path, runs: dict[str, str]) -> None:
+    for method, run_id in runs.items():
+        shutil.copytree(BEAUTY / method / run_id, tmp_path / "runs/amazon2014-beauty" / method / run_id)
+
+
+def test_compare_from_committed_records(tmp_path, capsys):
+    copy_runs(tmp_path, {"sasrec": "cpu-seed0-2693e2b789", "tiger": "cpu-seed0-455c489eb3",
+                         "popularity": "cpu-seed0-e102a6ea0e"})
+    assert compare.main(["--dataset", "amazon2014-beauty", "--methods", "sasrec", "tiger", "popularity", "letter",
+                         "--results-dir", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    sasrec = next(line for line in text.splitlines() if line.startswith("| sasrec "))
+    tiger = next(line for line in text.splitlines() if line.startswith("| tiger "))
+    assert sasrec.count("**") == 8                            # best in the four metric columns
+    assert "*" in tiger.replace("**", "").replace("<u>", "")  # significantly below the best
+    assert "tiger 455c489eb3 (0)" in text and "No cpu records: letter." in text and "PROXY" in text
+    assert "| sasrec - tiger " in text and "| sasrec - popularity " in text
+    assert "## Cost" in text and "x2 threads" in text
+    for suffix in ("md", "tex", "csv"):
+        assert (tmp_path / "tables" / f"compare-amazon2014-beauty-cpu.{suffix}").stat().st_size > 0
+    tex = (tmp_path / "tables/compare-amazon2014-beauty-cpu.tex").read_text().splitlines()
+    assert all(line.startswith("%") for line in tex[:tex.index(next(t for t in tex if t.startswith("\\begin")))])
+
+
+def test_no_records_is_an_error_naming_the_dataset(tmp_path, capsys):
+    assert compare.main(["--dataset", "amazon2014-beauty", "--methods", "tiger", "--results-dir", str(tmp_path)]) == 2
+    assert "no cpu records of tiger on amazon2014-beauty" in capsys.readouterr().err
