@@ -5,7 +5,7 @@
 
 Answers from the run records alone: does one method beat another on this data, by how much,
 is the difference real, and what does it cost. Writes
-``results/tables/compare-<dataset>-<profile>.{md,tex,csv}``:
+``results/tables/compare-<dataset>-<profile>.{md,tex,csv}`` (or ``--stem``):
 
 * metric columns (R@5, N@5, R@10, N@10), built as in Table 1 (``tables/columns.py``): mean
   over seeds, ``*`` = significantly below the best after the family's correction;
@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--correction", default="holm", choices=("holm", "bh", "none"))
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--results-dir", default="results")
+    p.add_argument("--stem", default=None,
+                   help="output file name under results/tables (default compare-<dataset>-<profile>)")
     return p
 
 
@@ -125,7 +127,7 @@ def build(args) -> str:
                                                                          "test ms/user", "parameters", "machine"],
                                              tablefmt="github", floatfmt=("", "", ".1f", ".2f", "", ""), intfmt=","), ""]
     text = "\n".join(sections)
-    stem = results_dir / "tables" / f"compare-{args.dataset}-{args.profile}"
+    stem = results_dir / "tables" / (args.stem or f"compare-{args.dataset}-{args.profile}")
     atomic_write_bytes(stem.with_suffix(".md"), text.encode())
     atomic_write_bytes(stem.with_suffix(".tex"), ("".join(f"% {line}\n" for line in caption)
                                                   + render(rows, headers, "latex") + "\n").encode())

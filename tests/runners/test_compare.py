@@ -36,3 +36,10 @@ def test_compare_from_committed_records(tmp_path, capsys):
 def test_no_records_is_an_error_naming_the_dataset(tmp_path, capsys):
     assert compare.main(["--dataset", "amazon2014-beauty", "--methods", "tiger", "--results-dir", str(tmp_path)]) == 2
     assert "no cpu records of tiger on amazon2014-beauty" in capsys.readouterr().err
+
+
+def test_stem_names_the_output_files(tmp_path):
+    copy_runs(tmp_path, {"sasrec": "cpu-seed0-2693e2b789", "tiger": "cpu-seed0-455c489eb3"})
+    assert compare.main(["--dataset", "amazon2014-beauty", "--methods", "tiger", "sasrec", "--stem", "pair",
+                         "--results-dir", str(tmp_path)]) == 0
+    assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["pair.csv", "pair.md", "pair.tex"]
