@@ -48,7 +48,7 @@ Assumptions (recorded; the paper or the official code leave them open or the sui
 Measured with the ``cpu`` profile (seed 0, clean 8fd60c7, one thread beside another run):
 * Beauty (``cpu-seed0-5c4f8fe9ee``): 6,838 s in all (SASRec 8 min, tokenizer 28 min,
   generator 75 min). The generator's budget ended it at epoch 96 with the cosine at lr 3e-4:
-  a LETTER epoch costs 30 s plus 75-85 s of validation every 4 epochs, against TIGER's 24 s
+  a LETTER epoch costs 30 s plus 72-87 s of validation every 4 epochs, against TIGER's 24 s
   and 50 s (4 code levels + 1 instead of 3 + 1). Best validation NDCG@10 0.0312 (epoch 96),
   test 0.0222, head 0.0501 / tail 0.0008. Collisions 2.8% before the Sinkhorn re-assignment,
   0.05% after. TIGER under the same generator recipe: test 0.0176.
