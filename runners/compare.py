@@ -29,11 +29,10 @@ import numpy as np
 from tabulate import tabulate
 
 from genrec_bench.errors import GenRecError
-from genrec_bench.records.atomic import atomic_write_bytes
 from genrec_bench.records.selection import config_id
 from genrec_bench.tables.cells import MethodResults, collect, proxy_text_caption
 from genrec_bench.tables.columns import measured_column
-from genrec_bench.tables.render import Cell, render
+from genrec_bench.tables.render import Cell, write_table_files
 
 METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@10"}
@@ -112,9 +111,8 @@ def build(args) -> str:
         caption.append(proxy_text_caption([args.dataset]))
     if missing:
         caption.append(f"No {args.profile} records: {', '.join(missing)}.")
-    caption_text = "\n".join(caption)
     family = families[args.metric]
-    sections = [render(rows, headers, "markdown"), "", caption_text]
+    sections = []
     if family is not None:
         pairs = [[f"{c.method_a} - {c.method_b}", f"{c.mean_diff:+.4f}", f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}]",
                   f"{c.p_adjusted:.2g}", "yes" if c.significant else "no", f"{c.wins}/{c.ties}/{c.losses}"]
@@ -126,13 +124,8 @@ def build(args) -> str:
     sections += ["", "## Cost", "", tabulate(cost_rows(measured), headers=["method", "seed", "fit min",
                                                                          "test ms/user", "parameters", "machine"],
                                              tablefmt="github", floatfmt=("", "", ".1f", ".2f", "", ""), intfmt=","), ""]
-    text = "\n".join(sections)
-    stem = results_dir / "tables" / (args.stem or f"compare-{args.dataset}-{args.profile}")
-    atomic_write_bytes(stem.with_suffix(".md"), text.encode())
-    atomic_write_bytes(stem.with_suffix(".tex"), ("".join(f"% {line}\n" for line in caption)
-                                                  + render(rows, headers, "latex") + "\n").encode())
-    atomic_write_bytes(stem.with_suffix(".csv"), render(rows, headers, "csv").encode())
-    return text
+    return write_table_files(rows, headers, "\n".join(caption), results_dir / "tables",
+                             args.stem or f"compare-{args.dataset}-{args.profile}", "\n".join(sections))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,18 +59,20 @@ def render(rows: list[tuple[str, list[Cell]]], headers: list[str], style: str) -
 
 
 def write_table_files(rows: list[tuple[str, list[Cell]]], headers: list[str], caption: str, out_dir,
-                      stem: str) -> str:
-    """Write ``<stem>.md`` (table + caption), ``.tex`` (caption as a comment) and ``.csv``
-    under ``out_dir`` atomically; returns the markdown table with its caption."""
+                      stem: str, markdown_sections: str = "") -> str:
+    """Write ``<stem>.md`` (table + caption + ``markdown_sections``), ``.tex`` (caption as
+    comments) and ``.csv`` under ``out_dir`` atomically; returns the Markdown text."""
     from pathlib import Path
 
     from genrec_bench.records.atomic import atomic_write_bytes
 
+    markdown = f"{render(rows, headers, 'markdown')}\n\n{caption}\n" + markdown_sections
     for style, suffix in (("markdown", "md"), ("latex", "tex"), ("csv", "csv")):
-        body = render(rows, headers, style)
         if style == "markdown":
-            body = f"{body}\n\n{caption}\n"
+            body = markdown
         elif style == "latex":   # every caption line a comment, so the file compiles as is
-            body = "".join(f"% {line}\n" for line in caption.splitlines()) + f"{body}\n"
+            body = "".join(f"% {line}\n" for line in caption.splitlines()) + f"{render(rows, headers, style)}\n"
+        else:
+            body = render(rows, headers, style)
         atomic_write_bytes(Path(out_dir) / f"{stem}.{suffix}", body.encode())
-    return render(rows, headers, "markdown") + "\n\n" + caption
+    return markdown.rstrip("\n")
