@@ -14,7 +14,11 @@ is the difference real, and what does it cost. Writes
 * (Markdown only) the best method against each other on ``--metric``: mean difference, its
   paired bootstrap 95% CI, the corrected p-value and wins/ties/losses over users; and the cost
   of each run: fit minutes, threads, test ms/user and parameters. Timings compare only between
-  runs on the same machine with the same thread count; the table says both.
+  runs on the same machine with the same thread count; the table says both;
+* (Markdown only, when a record has one) the token allocation of FlexCode-style methods per
+  popularity bin (``training.allocation``): mean collaborative tokens of the item ID and the
+  router's mean collaborative share alpha, bins by training count from the least to the most
+  popular items, mean over seeds.
 
 Each method's current configuration is used (``records/selection.py``); the caption names it.
 """
@@ -75,6 +79,23 @@ def cost_rows(measured: dict[str, MethodResults]) -> list[list]:
     return rows
 
 
+def allocation_rows(measured: dict[str, MethodResults]) -> tuple[list[list], list[str]]:
+    """One row per method whose records carry ``training.allocation`` (a list of bins, least
+    popular first): ``"<mean collaborative tokens> (α <mean alpha>)"`` per bin, mean over seeds."""
+    rows, n_bins = [], 0
+    for method, results in measured.items():
+        allocations = [r["training"].get("allocation") for r in results.records]
+        if not allocations or any(a is None for a in allocations):
+            continue
+        n_bins = len(allocations[0])
+        tokens = np.mean([[b["mean_collaborative_tokens"] for b in a] for a in allocations], axis=0)
+        alpha = np.mean([[b["mean_alpha"] for b in a] for a in allocations], axis=0)
+        rows.append([method, *(f"{t:.2f} (α {a:.3f})" for t, a in zip(tokens, alpha))])
+    headers = ["method", *(f"bin {b + 1}" + (" (tail)" if b == 0 else " (head)" if b == n_bins - 1 else "")
+                           for b in range(n_bins))]
+    return rows, headers
+
+
 def build(args) -> str:
     results_dir = Path(args.results_dir)
     measured: dict[str, MethodResults] = {}
@@ -121,6 +142,13 @@ def build(args) -> str:
                      tabulate(pairs, headers=["difference", "mean", "95% CI (bootstrap)", "p adjusted",
                                               "significant", "users won/tied/lost"], tablefmt="github",
                               disable_numparse=True)]
+    allocation, allocation_headers = allocation_rows(measured)
+    if allocation:
+        sections += ["", "## Token allocation by item popularity", "",
+                     "Collaborative tokens in the item ID, mean over the items of each bin (router's mean "
+                     f"collaborative share alpha in brackets); {len(allocation_headers) - 1} bins of equally many "
+                     "items by training interactions, bin 1 the least popular.", "",
+                     tabulate(allocation, headers=allocation_headers, tablefmt="github", disable_numparse=True)]
     sections += ["", "## Cost", "", tabulate(cost_rows(measured), headers=["method", "seed", "fit min",
                                                                          "test ms/user", "parameters", "machine"],
                                              tablefmt="github", floatfmt=("", "", ".1f", ".2f", "", ""), intfmt=","), ""]

@@ -43,3 +43,14 @@ def test_stem_names_the_output_files(tmp_path):
     assert compare.main(["--dataset", "amazon2014-beauty", "--methods", "tiger", "sasrec", "--stem", "pair",
                          "--results-dir", str(tmp_path)]) == 0
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["pair.csv", "pair.md", "pair.tex"]
+
+
+def test_flexcode_allocation_by_popularity_bin(tmp_path, capsys):
+    copy_runs(tmp_path, {"tiger": "cpu-seed0-455c489eb3", "flexcode": "cpu-seed0-888bf352c7"})
+    assert compare.main(["--dataset", "amazon2014-beauty", "--methods", "flexcode", "tiger",
+                         "--results-dir", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    section = text[text.index("## Token allocation by item popularity"):text.index("## Cost")]
+    assert "| bin 1 (tail) " in section and "| bin 5 (head) " in section
+    (row,) = [line for line in section.splitlines() if line.startswith("| flexcode ")]
+    assert row.count("(α 0.") == 5 and "| tiger " not in section   # TIGER has no allocation
