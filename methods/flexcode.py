@@ -62,6 +62,24 @@ Assumptions (values and choices the paper leaves open; every one is a config fie
   rate follows the same schedule as the T5's (each scaled from its own base rate);
   lambda_ARG = 1.
 
+Measured with the ``cpu`` profile (seed 0, clean 37292af, one thread beside another run):
+* Beauty (``cpu-seed0-888bf352c7``): 5,318 s in all (SASRec 8 min, dual codebooks 3.5 min,
+  generator 75 min). The budget ended it at epoch 81: an epoch costs 35 s, plus 75 s of
+  validation every 4 epochs. Best validation NDCG@10 0.0250 (epoch 72), test 0.0183,
+  head 0.0402 / tail 0.0015. TIGER under the same generator recipe: 0.0176 (p = 0.34, not
+  significant). LETTER: 0.0222. ETEGRec: 0.0260.
+* Sports (``cpu-seed0-888bf352c7``): 5,708 s, budget-ended at epoch 53, best validation
+  0.0170 (epoch 52), test 0.0129. TIGER's older cpu configuration (``8e04394b84``): 0.0101.
+* The router does not separate head from tail. Its mean alpha is 0.49-0.50 in every
+  popularity bin on both datasets. The likely cause is ``L_lb`` as read here, a balance
+  *within* each bin. Its minimum puts each bin's median alpha at 1/2, so only the
+  ``L_ARG`` gradient through the soft masks can tilt a whole bin, and under this budget it
+  does not. At ``L = 3``, alpha near 1/2 sits on the rounding boundary. Items therefore
+  switch between 1 and 2 collaborative tokens from epoch to epoch, which changes their IDs
+  under the generator. On Beauty the mean over items moved between 1.33 and 1.65, and
+  validation NDCG@10 jumped around with it: 0.0237 at epoch 32 (mean 1.65), then 0.0151 at
+  epoch 36 (mean 1.35).
+
 Variants as methods: ``flexcode-sid-only``, ``flexcode-cf-only``, ``flexcode-fix``,
 ``flexcode-no-align``; Table 4's budgets with ``--set budget=4``.
 """
@@ -209,7 +227,7 @@ PROFILES = {
         collaborative=CollaborativeEmbeddingConfig(dim=8, n_layers=1, max_len=20, max_epochs=1, patience=1),
         generator=_SMOKE_GENERATOR, max_history=10, training_prefixes="one-random", lr=1e-3, weight_decay=1e-4,
         max_epochs=2, patience=1),
-    # 2-core CPU budget (about 2 hours on Beauty): collaborative SASRec ~8 min, dual
+    # 2-core CPU budget (89 min on Beauty at one thread, measured): collaborative SASRec 8 min, dual
     # codebooks 150 epochs, then TIGER's cpu generator recipe with a 75-minute budget
     "cpu": FlexCodeConfig(
         codebook_size=256, tokenizer_epochs=150,
