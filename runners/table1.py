@@ -31,7 +31,9 @@ PAPER, TABLE = "flexcode", "Table 1"
 DATASETS = ("amazon2014-beauty", "amazon2014-sports", "kuairand-1k")
 METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@10"}
-DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger", "flexcode")
+# The paper's Table 1 rows this suite implements, its three FlexCode ablations included.
+DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger",
+                   "flexcode-sid-only", "flexcode-cf-only", "flexcode-fix", "flexcode")
 
 
 def build_parser() -> argparse.ArgumentParser:
