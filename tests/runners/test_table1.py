@@ -8,11 +8,16 @@ from runners import table1
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_table1_from_the_committed_beauty_records(tmp_path, real_data_root, capsys):
-    runs = tmp_path / "runs" / "amazon2014-beauty"
-    for method in ("sasrec", "bert4rec", "popularity"):
+def copy_beauty_cpu_records(results_dir: Path, methods: tuple[str, ...]) -> None:
+    """Copy the committed Beauty cpu seed-0 records of ``methods`` under ``results_dir/runs``."""
+    runs = results_dir / "runs" / "amazon2014-beauty"
+    for method in methods:
         for src in (REPO / "results/runs/amazon2014-beauty" / method).glob("cpu-seed0-*"):
             shutil.copytree(src, runs / method / src.name)
+
+
+def test_table1_from_the_committed_beauty_records(tmp_path, real_data_root, capsys):
+    copy_beauty_cpu_records(tmp_path, ("sasrec", "bert4rec", "popularity"))
     assert table1.main(["--results-dir", str(tmp_path), "--data-root", str(real_data_root),
                         "--datasets", "amazon2014-beauty", "kuairand-1k"]) == 0
     out = capsys.readouterr().out
@@ -27,10 +32,7 @@ def test_table1_from_the_committed_beauty_records(tmp_path, real_data_root, caps
 
 
 def test_flexcode_ablation_rows_are_filled_from_their_records(tmp_path, real_data_root, capsys):
-    runs = tmp_path / "runs" / "amazon2014-beauty"
-    for method in ("flexcode", "flexcode-fix"):
-        for src in (REPO / "results/runs/amazon2014-beauty" / method).glob("cpu-seed0-*"):
-            shutil.copytree(src, runs / method / src.name)
+    copy_beauty_cpu_records(tmp_path, ("flexcode", "flexcode-fix"))
     assert table1.main(["--results-dir", str(tmp_path), "--data-root", str(real_data_root),
                         "--datasets", "amazon2014-beauty"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -50,9 +52,7 @@ def test_retrain_reruns_every_cell_with_force_and_train_missing_only_the_absent(
                                                                                  monkeypatch):
     from runners import run
 
-    runs = tmp_path / "runs" / "amazon2014-beauty" / "sasrec"
-    for src in (REPO / "results/runs/amazon2014-beauty/sasrec").glob("cpu-seed0-*"):
-        shutil.copytree(src, runs / src.name)
+    copy_beauty_cpu_records(tmp_path, ("sasrec",))
     calls = []
     monkeypatch.setattr(run, "main", lambda argv: calls.append(argv) or 0)
     common = ["--results-dir", str(tmp_path), "--data-root", str(real_data_root), "--methods", "sasrec",
