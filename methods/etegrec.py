@@ -143,6 +143,11 @@ from genrec_bench.generative.samples import (
     targets_of,
 )
 from genrec_bench.generative.semantic_ids import SemanticIds, add_dedup_level, code_diagnostics
+from genrec_bench.generative.seq2seq_training import (
+    epoch_batches,
+    selection_validator,
+    stage_schedule,
+)
 from genrec_bench.generative.t5_generator import SharedEncoderDecoder, T5GeneratorConfig, build_t5
 from genrec_bench.generative.tokenizers import RQVAE, RQVAEConfig, RQVAEHooks, fit_rq_vae
 from genrec_bench.generative.trie import PrefixTrie
@@ -151,7 +156,9 @@ from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.records.atomic import atomic_write_bytes, atomic_write_json
 from genrec_bench.registry import register_method
 from genrec_bench.training.batching import length_grouped_batches
+from genrec_bench.training.budget import TrainingClock
 from genrec_bench.training.distributed import world
+from genrec_bench.training.generator_config import GeneratorTrainingConfig
 from genrec_bench.training.loop import Schedule, run_epochs
 from genrec_bench.training.precision import training_autocast
 from genrec_bench.training.seeding import seed_everything
@@ -170,8 +177,11 @@ class ETEGRecConfig:
         10,000 epochs).
     dedup_codes: size of the disambiguation level (official 256).
     generator: T5 sizes (official 6+6 layers, d_model 128, d_ff 512, 4 heads x 64).
-    max_history: history items read by the encoder (official 50).
-    training_prefixes: ``all`` (every prefix, official) or ``one-random`` (one per user per epoch).
+    training: stage 1's generator training, validation and decoding, shared with the other
+        semantic-ID methods (official: 50 history items, every prefix, lr 5e-3, weight decay
+        0.05, batch 2048, cosine over 400 epochs, clip 1 per part, patience 15 validations
+        every 2 epochs, beam 20); ``training.lr`` is the generator's rate, and the cosine's
+        progress is the larger of the step share and the time-budget share.
     sia_weight, psa_weight: mu and lambda (official 1e-4 and 3e-4).
     psa_temperature: InfoNCE temperature (0.07).
     vq_weight: weight of the tokenizer loss (1); alpha: weight of the quantisation term in it (1).
@@ -181,15 +191,12 @@ class ETEGRecConfig:
     alternate: False = joint training (both parts every epoch, sum of all losses).
     end_to_end: False = the pre-trained tokenizer stays frozen and only the generator
         trains, with the code loss only (SIA/PSA need the joint model and are off).
-    lr_rec, lr_tokenizer, weight_decay, grad_clip: AdamW (5e-3, 1e-4, 0.05, clip 1 per part).
-    warmup_steps: generator warm-up in optimizer steps (tokenizer: divided by ``cycle``).
-    lr_schedule: ``cosine`` (official; length = ``max_epochs`` epochs of steps) or ``constant``.
-    batch_size: training samples per step.
-    max_epochs, patience, eval_every, time_budget_s: stage 1 (patience in validations).
+    lr_tokenizer: the tokenizer's AdamW rate in stage 1 (official 1e-4).
+    warmup_steps: generator warm-up in optimizer steps (tokenizer: divided by ``cycle``);
+        ``training.warmup_epochs`` must stay 0.
     stage2_lr, stage2_epochs, stage2_patience, stage2_eval_every, stage2_time_budget_s:
         stage 2 (official: 5e-4 cosine without warm-up, 100 epochs, patience 10, every epoch);
         ``stage2_epochs = 0`` skips stage 2.
-    beam_width: beams kept while decoding (>= the evaluator's top-K, 20).
     constrained: decode with the prefix trie (False = official, unconstrained).
     selection_metric: validation metric for epoch selection.
     """
@@ -203,8 +210,9 @@ class ETEGRecConfig:
     generator: T5GeneratorConfig = field(default_factory=lambda: T5GeneratorConfig(
         d_model=128, d_ff=512, num_layers=6, num_decoder_layers=6, num_heads=4, d_kv=64,
         dropout=0.1, feed_forward_proj="relu"))
-    max_history: int = 50
-    training_prefixes: str = "all"
+    training: GeneratorTrainingConfig = field(default_factory=lambda: GeneratorTrainingConfig(
+        max_history=50, training_prefixes="all", lr=5e-3, lr_schedule="cosine", weight_decay=0.05,
+        batch_size=2048, grad_clip=1.0, max_epochs=400, patience=15, eval_every=2))
     sia_weight: float = 1e-4
     psa_weight: float = 3e-4
     psa_temperature: float = 0.07
@@ -216,31 +224,20 @@ class ETEGRecConfig:
     use_psa: bool = True
     alternate: bool = True
     end_to_end: bool = True
-    lr_rec: float = 5e-3
     lr_tokenizer: float = 1e-4
-    weight_decay: float = 0.05
-    grad_clip: float = 1.0
     warmup_steps: int = 2000
-    lr_schedule: str = "cosine"
-    batch_size: int = 2048
-    max_epochs: int = 400
-    patience: int = 15
-    eval_every: int = 2
-    time_budget_s: float = 0.0
     stage2_lr: float = 5e-4
     stage2_epochs: int = 100
     stage2_patience: int = 10
     stage2_eval_every: int = 1
     stage2_time_budget_s: float = 0.0
-    beam_width: int = 20
     constrained: bool = False
-    selection_metric: str = "ndcg@10"
 
     def __post_init__(self) -> None:
-        checks.one_of(self, "training_prefixes", ("all", "one-random"))
-        checks.one_of(self, "lr_schedule", ("cosine", "constant"))
-        checks.positive_ints(self, "dedup_codes", "max_history", "cycle", "batch_size", "max_epochs",
-                             "patience", "eval_every", "stage2_patience", "stage2_eval_every", "beam_width")
+        checks.positive_ints(self, "dedup_codes", "cycle", "stage2_patience", "stage2_eval_every")
+        if self.training.warmup_epochs:
+            raise ConfigError("ETEGRecConfig.training.warmup_epochs must be 0: ETEGRec warms up over "
+                              "optimizer steps (warmup_steps), as the official code does")
         for name in ("warm_epochs", "warmup_steps", "stage2_epochs"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -250,12 +247,11 @@ class ETEGRecConfig:
                 raise ConfigError(f"ETEGRecConfig.{name} must be a bool, got {getattr(self, name)!r}")
         if self.cycle < 2 and self.alternate and self.end_to_end:
             raise ConfigError("ETEGRecConfig.cycle must be >= 2 when alternating (1 = tokenizer epochs only)")
-        for name in ("sia_weight", "psa_weight", "vq_weight", "alpha", "weight_decay", "grad_clip"):
+        for name in ("sia_weight", "psa_weight", "vq_weight", "alpha"):
             checks.in_range(self, name, 0.0, float("inf"))
         checks.in_range(self, "psa_temperature", 1e-6, float("inf"))
-        for name in ("lr_rec", "lr_tokenizer", "stage2_lr"):
+        for name in ("lr_tokenizer", "stage2_lr"):
             checks.in_range(self, name, 1e-12, 10.0)
-        checks.in_range(self, "time_budget_s", 0.0, float("inf"))
         checks.in_range(self, "stage2_time_budget_s", 0.0, float("inf"))
 
 
@@ -339,13 +335,15 @@ def vq_loss(reconstruction: torch.Tensor, inputs: torch.Tensor, quantization: to
     return F.mse_loss(reconstruction, inputs) + alpha * quantization
 
 
-def scheduled_lr(base: float, step: int, warmup: int, total: int, schedule: str) -> float:
-    """transformers' ``get_{cosine,constant}_schedule_with_warmup`` at optimizer step ``step``."""
+def scheduled_lr(base: float, step: int, warmup: int, total: int, schedule: str, *,
+                 min_progress: float = 0.0) -> float:
+    """transformers' ``get_{cosine,constant}_schedule_with_warmup`` at optimizer step ``step``;
+    the cosine's progress is at least ``min_progress`` (the time budget's share spent)."""
     if step < warmup:
         return base * step / max(1, warmup)
     if schedule == "constant":
         return base
-    progress = (step - warmup) / max(1, total - warmup)
+    progress = max((step - warmup) / max(1, total - warmup), min_progress)
     return base * max(0.0, 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
 
 
@@ -633,17 +631,20 @@ class ETEGRec(Recommender):
                        "base_lr": cfg.stage2_lr, "warmup": 0, "total": cfg.stage2_epochs * steps_per_epoch,
                        "schedule": "cosine", "step": 0}]
         else:
-            total = cfg.max_epochs * steps_per_epoch
-            groups = [{"params": self.net.generator_parameters(), "lr": cfg.lr_rec, "name": "generator",
-                       "base_lr": cfg.lr_rec, "warmup": cfg.warmup_steps, "total": total,
-                       "schedule": cfg.lr_schedule, "step": 0},
+            total = cfg.training.max_epochs * steps_per_epoch
+            groups = [{"params": self.net.generator_parameters(), "lr": cfg.training.lr, "name": "generator",
+                       "base_lr": cfg.training.lr, "warmup": cfg.warmup_steps, "total": total,
+                       "schedule": cfg.training.lr_schedule, "step": 0},
                       {"params": list(self.net.tokenizer.parameters()), "lr": cfg.lr_tokenizer, "name": "tokenizer",
                        "base_lr": cfg.lr_tokenizer, "warmup": cfg.warmup_steps // cfg.cycle,
-                       "total": total // cfg.cycle, "schedule": cfg.lr_schedule, "step": 0}]
-        return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+                       "total": total // cfg.cycle, "schedule": cfg.training.lr_schedule, "step": 0}]
+        return torch.optim.AdamW(groups, weight_decay=cfg.training.weight_decay)
 
-    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, phase: str) -> None:
-        """One AdamW step of the part(s) ``phase`` trains, each with its own schedule and clip."""
+    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, phase: str,
+              time_progress: float = 0.0) -> None:
+        """One AdamW step of the part(s) ``phase`` trains, each with its own schedule and clip;
+        ``time_progress`` (the share of the stage's time budget spent) advances the cosine
+        when it is ahead of the step count."""
         cfg: ETEGRecConfig = self.config
         trained = {"tokenizer": ("tokenizer",), "generator": ("generator",),
                    "joint": ("generator", "tokenizer")}[phase]
@@ -651,34 +652,38 @@ class ETEGRec(Recommender):
         loss.backward()
         for group in optimizer.param_groups:
             if group["name"] in trained:
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(group["params"], cfg.grad_clip)
+                if cfg.training.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(group["params"], cfg.training.grad_clip)
                 group["lr"] = scheduled_lr(group["base_lr"], group["step"], group["warmup"], group["total"],
-                                           group["schedule"])
+                                           group["schedule"], min_progress=time_progress)
                 group["step"] += 1
         optimizer.step()  # parameters of a frozen part have no gradient and are skipped
 
     def train_one_epoch(self, epoch_index: int, train, rng: np.random.Generator,
                         optimizer: torch.optim.Optimizer, *, stage: int = 1,
-                        samples: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
-        """One epoch of stage ``stage`` (stage 2: generator, code loss only). Returns statistics."""
+                        samples: tuple[np.ndarray, np.ndarray] | None = None,
+                        clock: TrainingClock | None = None) -> dict:
+        """One epoch of stage ``stage`` (stage 2: generator, code loss only). Returns statistics.
+        ``clock``: the stage's budget clock, whose time share advances the cosine."""
         cfg: ETEGRecConfig = self.config
         phase = "generator" if stage == 2 else self.phase(epoch_index)
         weights = ({"vq": 0.0, "code": 1.0, "sia": 0.0, "psa": 0.0} if stage == 2
                    else self.loss_weights(epoch_index, phase))
         self._set_trainable(phase)
         rows, ends = samples if samples is not None else one_random_prefix(train, rng)
-        window = np.minimum(ends, cfg.max_history)
+        training = cfg.training
+        batches = epoch_batches(ends, training, rng)
         sums: dict[str, float] = {}
         total, steps = 0.0, 0
-        for batch in length_grouped_batches(window, cfg.batch_size, rng):
-            history = history_windows(train, rows[batch], ends[batch], cfg.max_history)
+        for i, batch in enumerate(batches):
+            time_progress = 0.0 if clock is None else clock.progress(epoch_index + 1, i / len(batches))
+            history = history_windows(train, rows[batch], ends[batch], training.max_history)
             targets = targets_of(train, rows[batch], ends[batch])
             losses = self.batch_losses(history, targets, phase, weights)
             loss = sum(weights[name] * value for name, value in losses.items())
             if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
                 continue  # nothing to train in this batch (e.g. all weights zero)
-            self._step(optimizer, loss, phase)
+            self._step(optimizer, loss, phase, time_progress)
             total += loss.item()
             steps += 1
             for name, value in losses.items():
@@ -716,17 +721,18 @@ class ETEGRec(Recommender):
         self.build(collaborative.table)
         rng = seed_everything(self.seed)
         train = splits.train
-        fixed = all_prefixes(train) if cfg.training_prefixes == "all" else None
+        fixed = all_prefixes(train) if cfg.training.training_prefixes == "all" else None
         n_samples = fixed[0].shape[0] if fixed is not None else int(np.count_nonzero(train.lengths >= 2))
         steps_per_epoch = sum(1 for _ in length_grouped_batches(np.zeros(n_samples, dtype=np.int64),
-                                                                cfg.batch_size, np.random.default_rng(0)))
+                                                                cfg.training.batch_size, np.random.default_rng(0)))
+        extra: dict = {}
+        validator = selection_validator(validator, cfg.training, self.seed, extra)
         self.invalid_by_validation: list[dict] = []
         self._current_epoch = 0
         stage1_path = stage2_path = None
         if self.checkpoint_path is not None:
             stage2_path = Path(self.checkpoint_path)
             stage1_path = stage2_path.with_name(f"{stage2_path.stem}-stage1{stage2_path.suffix}")
-        extra: dict = {}
 
         # stage 1: alternating (or joint / generator-only) training
         if stage2_path is not None and stage2_path.exists() and not stage1_path.exists():
@@ -734,15 +740,15 @@ class ETEGRec(Recommender):
             extra["stage1"] = {"note": "finished in an earlier process; stage 2 resumes from its checkpoint"}
         else:
             optimizer = self._optimizer(steps_per_epoch, stage=1)
+            schedule, clock = stage_schedule(cfg.training)
 
             def stage1_epoch(epoch: int) -> dict:
                 self._current_epoch = epoch
-                return self.train_one_epoch(epoch - 1, train, rng, optimizer, stage=1, samples=fixed)
+                return self.train_one_epoch(epoch - 1, train, rng, optimizer, stage=1, samples=fixed, clock=clock)
 
-            schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience, eval_every=cfg.eval_every,
-                                time_budget_s=cfg.time_budget_s)
             stage1 = run_epochs(self, stage1_epoch, self._counting_validator(validator, 1), schedule,
-                                optimizer=optimizer, generators={"data_order": rng}, checkpoint_path=stage1_path)
+                                optimizer=optimizer, generators={"data_order": rng}, checkpoint_path=stage1_path,
+                                clock=clock)
             extra["stage1"] = {"best_epoch": stage1.best_epoch, "best_valid": stage1.best_valid,
                                "stopped_by": stage1.stopped_by, "epochs": len(stage1.epochs)}
             log.info("etegrec stage 1: best epoch %s (valid %s), stopped by %s", stage1.best_epoch,
@@ -754,14 +760,17 @@ class ETEGRec(Recommender):
         if cfg.stage2_epochs > 0:
             optimizer = self._optimizer(steps_per_epoch, stage=2)
 
-            def stage2_epoch(epoch: int) -> dict:
-                self._current_epoch = epoch
-                return self.train_one_epoch(epoch - 1, train, rng, optimizer, stage=2, samples=fixed)
-
             schedule = Schedule(max_epochs=cfg.stage2_epochs, patience=cfg.stage2_patience,
                                 eval_every=cfg.stage2_eval_every, time_budget_s=cfg.stage2_time_budget_s)
+            clock2 = TrainingClock(cfg.stage2_epochs, cfg.stage2_time_budget_s)
+
+            def stage2_epoch(epoch: int) -> dict:
+                self._current_epoch = epoch
+                return self.train_one_epoch(epoch - 1, train, rng, optimizer, stage=2, samples=fixed, clock=clock2)
+
             report = run_epochs(self, stage2_epoch, self._counting_validator(validator, 2), schedule,
-                                optimizer=optimizer, generators={"data_order": rng}, checkpoint_path=stage2_path)
+                                optimizer=optimizer, generators={"data_order": rng}, checkpoint_path=stage2_path,
+                                clock=clock2)
             extra["stage2"] = {"best_epoch": report.best_epoch, "best_valid": report.best_valid,
                                "stopped_by": report.stopped_by, "epochs": len(report.epochs)}
             report.epochs = stage1.epochs + report.epochs
@@ -798,13 +807,13 @@ class ETEGRec(Recommender):
     def recommend(self, histories: HistoryBatch, k: int) -> TopK:
         cfg: ETEGRecConfig = self.config
         self._sync_decoding()
-        history = histories.padded(cfg.max_history, align="left", device=self.device)
+        history = histories.padded(cfg.training.max_history, align="left", device=self.device)
         tokens, mask = self.net.encoder_inputs(history)
         decoder = SharedEncoderDecoder(self.net.t5)
         decoder.encode(tokens, mask)
         step = _PerLevelSoftmax(decoder.step, self.net.level_offsets, self.net.level_sizes)
         result = beam_search(step, batch_size=tokens.shape[0], level_offsets=self.net.level_offsets,
-                             level_sizes=self.net.level_sizes, beam_width=max(cfg.beam_width, k),
+                             level_sizes=self.net.level_sizes, beam_width=max(cfg.training.beam_width, k),
                              trie=self.trie if cfg.constrained else None,
                              code_to_item=None if cfg.constrained else self._codes_to_items, device=self.device)
         items, scores = result.items[:, :k], result.scores[:, :k]
@@ -823,9 +832,10 @@ PROFILES = {
         collaborative=CollaborativeEmbeddingConfig(dim=16, n_layers=1, max_epochs=1, patience=1),
         rqvae=RQVAEConfig(hidden=(32,), latent_dim=8, levels=3, codebook_size=16, epochs=20),
         generator=T5GeneratorConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16),
-        max_history=10, training_prefixes="one-random", warm_epochs=2, lr_rec=1e-3,
-        warmup_steps=0, lr_schedule="constant", batch_size=256, max_epochs=4, patience=2, eval_every=2,
-        stage2_lr=1e-3, stage2_epochs=1, stage2_patience=1),
+        training=GeneratorTrainingConfig(max_history=10, training_prefixes="one-random", lr=1e-3,
+                                         lr_schedule="constant", weight_decay=0.05, batch_size=256,
+                                         max_epochs=4, patience=2, eval_every=2),
+        warm_epochs=2, warmup_steps=0, stage2_lr=1e-3, stage2_epochs=1, stage2_patience=1),
     # 2-core CPU budget on Beauty, about 1 h 50 min in all (see the module docstring)
     "cpu": ETEGRecConfig(
         collaborative=CollaborativeEmbeddingConfig(dim=256, time_budget_s=20 * 60),
@@ -833,9 +843,10 @@ PROFILES = {
                           lr=1e-3, weight_decay=1e-4, batch_size=1024, epochs=300),
         generator=T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4,
                                     d_kv=32, dropout=0.1, train_precision="bf16"),
-        training_prefixes="one-random", lr_rec=1e-3, warmup_steps=1000, lr_schedule="constant",
-        batch_size=256, max_epochs=200, patience=5, eval_every=4, time_budget_s=55 * 60,
-        stage2_epochs=20, stage2_patience=3, stage2_time_budget_s=20 * 60),
+        training=GeneratorTrainingConfig(max_history=50, training_prefixes="one-random", lr=1e-3,
+                                         lr_schedule="constant", weight_decay=0.05, batch_size=256,
+                                         max_epochs=200, patience=5, eval_every=4, time_budget_s=55 * 60),
+        warmup_steps=1000, stage2_epochs=20, stage2_patience=3, stage2_time_budget_s=20 * 60),
     "paper": ETEGRecConfig(),
 }
 

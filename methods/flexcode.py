@@ -113,13 +113,15 @@ from genrec_bench.generative.collaborative import (
     CollaborativeEmbeddingConfig,
     collaborative_item_embeddings,
 )
-from genrec_bench.generative.samples import (
-    all_prefixes,
-    history_windows,
-    one_random_prefix,
-    targets_of,
-)
+from genrec_bench.generative.samples import history_windows, targets_of
 from genrec_bench.generative.semantic_ids import N_SPECIAL, add_dedup_level, code_diagnostics
+from genrec_bench.generative.seq2seq_training import (
+    epoch_batches,
+    scheduled_steps,
+    selection_validator,
+    stage_schedule,
+    training_samples,
+)
 from genrec_bench.generative.t5_generator import SharedEncoderDecoder, T5GeneratorConfig, build_t5
 from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, dataset_text_embeddings
 from genrec_bench.generative.tokenizers import RQVAE, RQVAEConfig
@@ -134,10 +136,10 @@ from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.records.atomic import atomic_write_bytes, atomic_write_json
 from genrec_bench.registry import register_method
-from genrec_bench.training.batching import length_grouped_batches
-from genrec_bench.training.distributed import shard, wrap
-from genrec_bench.training.loop import Schedule, adam_step, run_epochs
-from genrec_bench.training.lr_schedule import check_schedule_fields, epoch_lr, scale_lr
+from genrec_bench.training.distributed import wrap
+from genrec_bench.training.generator_config import CPU_GENERATOR_TRAINING, GeneratorTrainingConfig
+from genrec_bench.training.loop import adam_step, run_epochs
+from genrec_bench.training.lr_schedule import scale_lr
 from genrec_bench.training.precision import training_autocast
 from genrec_bench.training.seeding import seed_everything
 
@@ -157,11 +159,10 @@ class FlexCodeConfig:
     lambda_arg, lambda_lb, lambda_smooth, popularity_bins: stage-2 objective.
     disambiguation_tokens: size of the disambiguation level (the most items one ID may
         have to separate; an allocation that needs more is an error).
-    router_lr: the router's learning rate (the generator uses ``lr``).
-    lr_schedule, warmup_epochs: stage 2's schedule (``training/lr_schedule.py``), applied as a
-        factor to both rates.
+    router_lr: the router's learning rate (the generator uses ``training.lr``); the
+        schedule of ``training`` scales both rates by the same factor.
     collaborative, text, generator: the embeddings and the T5.
-    max_history ... time_budget_s, beam_width: the generator's training and decoding.
+    training: the generator's training, validation and decoding, as TIGER's.
     """
 
     budget: int = 3
@@ -188,35 +189,18 @@ class FlexCodeConfig:
     collaborative: CollaborativeEmbeddingConfig = field(default_factory=lambda: CollaborativeEmbeddingConfig(dim=64))
     text: TextEmbeddingConfig = field(default_factory=TextEmbeddingConfig)
     generator: T5GeneratorConfig = field(default_factory=T5GeneratorConfig)
-    max_history: int = 20
-    training_prefixes: str = "all"
-    lr: float = 5e-4
-    lr_schedule: str = "constant"
-    warmup_epochs: int = 0
-    weight_decay: float = 0.01
-    batch_size: int = 256
-    grad_clip: float = 1.0
-    max_epochs: int = 200
-    patience: int = 20
-    eval_every: int = 1
-    time_budget_s: float = 0.0
-    beam_width: int = 20
-    selection_metric: str = "ndcg@10"
+    training: GeneratorTrainingConfig = field(default_factory=GeneratorTrainingConfig)
 
     def __post_init__(self) -> None:
         checks.positive_ints(self, "budget", "codebook_size", "latent_dim", "tokenizer_batch_size",
-                             "tokenizer_epochs", "projection_dim", "router_hidden", "popularity_bins", "disambiguation_tokens",
-                             "max_history", "batch_size", "max_epochs", "patience", "eval_every", "beam_width")
+                             "tokenizer_epochs", "projection_dim", "router_hidden", "popularity_bins", "disambiguation_tokens")
         checks.one_of(self, "allocation", ALLOCATIONS)
-        checks.one_of(self, "training_prefixes", ("all", "one-random"))
-        check_schedule_fields(self)
         for name in ("lambda_align", "lambda_arg", "lambda_lb", "lambda_smooth", "beta"):
             checks.in_range(self, name, 0.0, 1000.0)
         for name in ("align_temperature", "router_temperature", "mask_sharpness"):
             checks.in_range(self, name, 1e-6, 1000.0)
-        for name in ("tokenizer_lr", "router_lr", "lr"):
+        for name in ("tokenizer_lr", "router_lr"):
             checks.in_range(self, name, 1e-12, 10.0)
-        checks.in_range(self, "time_budget_s", 0.0, float("inf"))
 
     def rq_vae(self) -> RQVAEConfig:
         return RQVAEConfig(hidden=self.rq_hidden, latent_dim=self.latent_dim, levels=self.budget,
@@ -232,15 +216,15 @@ PROFILES = {
         codebook_size=16, latent_dim=8, rq_hidden=(32,), tokenizer_epochs=3, projection_dim=8,
         disambiguation_tokens=2048,
         collaborative=CollaborativeEmbeddingConfig(dim=8, n_layers=1, max_len=20, max_epochs=1, patience=1),
-        generator=_SMOKE_GENERATOR, max_history=10, training_prefixes="one-random", lr=1e-3, weight_decay=1e-4,
-        max_epochs=2, patience=1),
+        generator=_SMOKE_GENERATOR,
+        training=GeneratorTrainingConfig(max_history=10, training_prefixes="one-random", lr=1e-3,
+                                         weight_decay=1e-4, max_epochs=2, patience=1)),
     # 2-core CPU budget (89 min on Beauty at one thread, measured): collaborative SASRec 8 min, dual
     # codebooks 150 epochs, then TIGER's cpu generator recipe with a 75-minute budget
     "cpu": FlexCodeConfig(
         codebook_size=256, tokenizer_epochs=150,
         collaborative=CollaborativeEmbeddingConfig(dim=64, max_epochs=30, patience=3, time_budget_s=8 * 60),
-        generator=_CPU_GENERATOR, training_prefixes="one-random", lr=1e-3, lr_schedule="cosine", weight_decay=1e-4,
-        max_epochs=150, patience=10, eval_every=4, time_budget_s=75 * 60),
+        generator=_CPU_GENERATOR, training=CPU_GENERATOR_TRAINING),
     "paper": FlexCodeConfig(),
 }
 
@@ -484,6 +468,7 @@ class FlexCode(Recommender):
 
     def fit(self, splits: SequenceSplits, validator: Validator | None = None) -> FitReport:
         cfg: FlexCodeConfig = self.config
+        training = cfg.training
         rng = seed_everything(self.seed)
         text_x, embedding_info = dataset_text_embeddings(splits.dataset, cfg.text, self.name)
         cf = collaborative_item_embeddings(splits, cfg.collaborative, seed=self.seed, device=self.device,
@@ -509,20 +494,21 @@ class FlexCode(Recommender):
         train_model = wrap(self.model)        # DistributedDataParallel under torchrun: both the T5
         train_router = wrap(self.router) if cfg.allocation == "learned" else None  # and the router
         optimizer = torch.optim.AdamW([
-            {"params": self.model.parameters(), "lr": cfg.lr, "weight_decay": cfg.weight_decay},
+            {"params": self.model.parameters(), "lr": training.lr, "weight_decay": training.weight_decay},
             {"params": self.router.parameters(), "lr": cfg.router_lr, "weight_decay": 0.0}])
         self.refresh_ids()
         train = splits.train
-        fixed = all_prefixes(train) if cfg.training_prefixes == "all" else None
+        schedule, clock = stage_schedule(training)
+        extra: dict = {}
+        validator = selection_validator(validator, training, self.seed, extra)
 
         def train_epoch(epoch: int) -> dict:
-            scale_lr(optimizer, epoch_lr(1.0, epoch, schedule=cfg.lr_schedule, max_epochs=cfg.max_epochs,
-                                         warmup_epochs=cfg.warmup_epochs))
-            rows, ends = fixed if fixed is not None else one_random_prefix(train, rng)
-            window = np.minimum(ends, cfg.max_history)
+            rows, ends = training_samples(train, training, rng)
             totals, steps = {"loss": 0.0, "arg": 0.0, "lb": 0.0, "smooth": 0.0}, 0
-            for batch in shard(length_grouped_batches(window, cfg.batch_size, rng)):
-                history = torch.from_numpy(history_windows(train, rows[batch], ends[batch], cfg.max_history)).to(self.device)
+            for batch, factor in scheduled_steps(epoch_batches(ends, training, rng), epoch, training, clock):
+                scale_lr(optimizer, factor)
+                history = torch.from_numpy(history_windows(train, rows[batch], ends[batch],
+                                                           training.max_history)).to(self.device)
                 targets = torch.from_numpy(targets_of(train, rows[batch], ends[batch])).to(self.device)
                 probs = self.item_probabilities(train_router)                         # [n_items, 2]
                 embeds, mask = self.encoder_inputs(history, probs[:, 0])
@@ -536,19 +522,20 @@ class FlexCode(Recommender):
                     lb = stratified_load_balance(probs, self.popularity_bin, cfg.popularity_bins)
                     smooth = local_smoothness(probs[:, 0], self.popularity_order)
                     loss = loss + cfg.lambda_lb * lb + cfg.lambda_smooth * smooth
-                adam_step(optimizer, loss, [*self.model.parameters(), *self.router.parameters()], clip=cfg.grad_clip)
+                adam_step(optimizer, loss, [*self.model.parameters(), *self.router.parameters()],
+                          clip=training.grad_clip)
                 for name, value in (("loss", loss), ("arg", arg), ("lb", lb), ("smooth", smooth)):
                     totals[name] += value.item()
                 steps += 1
             self.refresh_ids()            # the router moved: new allocation, IDs and trie
             return {**{k: v / max(steps, 1) for k, v in totals.items()}, "steps": steps,
                     "samples": int(rows.shape[0]), "lr": optimizer.param_groups[0]["lr"],
+                    "progress": clock.progress(epoch, 1.0),
                     "mean_n_cf": float(self.n_cf.float().mean())}
 
-        schedule = Schedule(max_epochs=cfg.max_epochs, patience=cfg.patience, eval_every=cfg.eval_every,
-                            time_budget_s=cfg.time_budget_s)
         report = run_epochs(self, train_epoch, validator, schedule, optimizer=optimizer,
-                            generators={"data_order": rng}, checkpoint_path=self.checkpoint_path)
+                            generators={"data_order": rng}, checkpoint_path=self.checkpoint_path, clock=clock)
+        report.extra.update(extra)
         self.refresh_ids()                # the restored (best) router's allocation
         report.extra["dual_codebooks"] = self.codes.diagnostics
         report.extra["allocation"] = self.allocation_by_popularity()
@@ -629,12 +616,12 @@ class FlexCode(Recommender):
     @torch.no_grad()
     def recommend(self, histories: HistoryBatch, k: int) -> TopK:
         cfg: FlexCodeConfig = self.config
-        history = histories.padded(cfg.max_history, align="left", device=self.device)
+        history = histories.padded(cfg.training.max_history, align="left", device=self.device)
         embeds, mask = self.encoder_inputs(history, self.alpha, hard=True)
         decoder = SharedEncoderDecoder(self.model)
         decoder.encode(None, mask, inputs_embeds=embeds)
         result = beam_search(decoder.step, batch_size=history.shape[0], level_offsets=None,
-                             level_sizes=self.vocab.level_sizes, beam_width=max(cfg.beam_width, k), trie=self.trie,
+                             level_sizes=self.vocab.level_sizes, beam_width=max(cfg.training.beam_width, k), trie=self.trie,
                              device=self.device, level_tokens=self.position_tokens)
         return TopK(items=result.items[:, :k], scores=result.scores[:, :k])
 

@@ -86,7 +86,7 @@ from genrec_bench.generative.tokenizers.rq_vae import CodeAssigner
 from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.registry import register_method
-from genrec_bench.training.lr_schedule import check_schedule_fields
+from genrec_bench.training.generator_config import CPU_GENERATOR_TRAINING, GeneratorTrainingConfig
 from genrec_bench.training.seeding import seed_everything
 
 
@@ -148,8 +148,7 @@ class LETTERConfig:
     text: item text embedding settings.
     generator: T5 sizes (LETTER's TIGER backbone).
     temperature: the ranking-guided loss's logit temperature (official default 1.0).
-    max_history ... time_budget_s: the generator's training, as TIGER's.
-    beam_width: beams kept while decoding (official 20).
+    training: the generator's training, validation and decoding, as TIGER's (official: beam 20).
     """
 
     tokenizer: LETTERTokenizerConfig = field(default_factory=LETTERTokenizerConfig)
@@ -157,31 +156,13 @@ class LETTERConfig:
     text: TextEmbeddingConfig = field(default_factory=TextEmbeddingConfig)
     generator: T5GeneratorConfig = field(default_factory=T5GeneratorConfig)
     temperature: float = 1.0
-    max_history: int = 20
-    training_prefixes: str = "all"
-    lr: float = 5e-4
-    lr_schedule: str = "constant"
-    warmup_epochs: int = 0
-    weight_decay: float = 0.01
-    batch_size: int = 256
-    grad_clip: float = 1.0
-    max_epochs: int = 200
-    patience: int = 20
-    eval_every: int = 1
-    time_budget_s: float = 0.0
-    beam_width: int = 20
-    selection_metric: str = "ndcg@10"
+    training: GeneratorTrainingConfig = field(default_factory=GeneratorTrainingConfig)
 
     def __post_init__(self) -> None:
         if self.collaborative.dim != self.tokenizer.latent_dim:
             raise ConfigError(f"LETTERConfig: collaborative.dim ({self.collaborative.dim}) must equal "
                               f"tokenizer.latent_dim ({self.tokenizer.latent_dim}): L_CF compares them")
-        checks.one_of(self, "training_prefixes", ("all", "one-random"))
-        checks.positive_ints(self, "max_history", "batch_size", "max_epochs", "patience", "eval_every", "beam_width")
         checks.in_range(self, "temperature", 1e-6, 100.0)
-        checks.in_range(self, "lr", 1e-12, 10.0)
-        check_schedule_fields(self)
-        checks.in_range(self, "time_budget_s", 0.0, float("inf"))
 
 
 PROFILES = {
@@ -191,7 +172,8 @@ PROFILES = {
                                         batch_size=512, epochs=3),
         collaborative=CollaborativeEmbeddingConfig(dim=8, n_layers=1, max_len=20, max_epochs=1, patience=1),
         generator=T5GeneratorConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16),
-        max_history=10, training_prefixes="one-random", lr=1e-3, weight_decay=1e-4, max_epochs=2, patience=1),
+        training=GeneratorTrainingConfig(max_history=10, training_prefixes="one-random", lr=1e-3,
+                                         weight_decay=1e-4, max_epochs=2, patience=1)),
     # 2-core CPU budget (114 min on Beauty at one thread, measured): collaborative SASRec 8 min,
     # tokenizer 200 epochs 28 min, then TIGER's cpu generator recipe (75 min budget)
     "cpu": LETTERConfig(
@@ -199,8 +181,7 @@ PROFILES = {
         collaborative=CollaborativeEmbeddingConfig(dim=32, max_epochs=30, patience=3, time_budget_s=8 * 60),
         generator=T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4, d_kv=32,
                                     train_precision="bf16"),
-        training_prefixes="one-random", lr=1e-3, lr_schedule="cosine", weight_decay=1e-4, max_epochs=150,
-        patience=10, eval_every=4, time_budget_s=75 * 60),
+        training=CPU_GENERATOR_TRAINING),
     "paper": LETTERConfig(),
 }
 
@@ -356,15 +337,16 @@ class LETTER(Recommender):
         self.ids = build_letter_ids(embeddings, cf.table, cfg, self.seed,
                                     {"embeddings": embedding_info.get("content_key"),
                                      "collaborative": cf.info["cache_file"]}, self.device)
-        report = fit_seq2seq(self, splits, self.ids, cfg, validator, rng, temperature=cfg.temperature)
+        report = fit_seq2seq(self, splits, self.ids, cfg.training, cfg.generator, validator, rng,
+                             temperature=cfg.temperature)
         report.extra["semantic_ids"] = {"level_sizes": list(self.ids.level_sizes), "diagnostics": self.ids.diagnostics,
                                         "text_embeddings": embedding_info}
         report.extra["collaborative_embeddings"] = {k: v for k, v in cf.info.items() if k != "identity"}
         return report
 
     def recommend(self, histories: HistoryBatch, k: int) -> TopK:
-        return self.seq2seq.recommend(histories, k, max_history=self.config.max_history,
-                                      beam_width=self.config.beam_width)
+        return self.seq2seq.recommend(histories, k, max_history=self.config.training.max_history,
+                                      beam_width=self.config.training.beam_width)
 
 
 def _ablation(**tokenizer_changes) -> dict[str, LETTERConfig]:

@@ -66,7 +66,7 @@ from genrec_bench.generative.tokenizers import (
 from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.registry import register_method
-from genrec_bench.training.lr_schedule import check_schedule_fields
+from genrec_bench.training.generator_config import CPU_GENERATOR_TRAINING, GeneratorTrainingConfig
 from genrec_bench.training.seeding import seed_everything
 
 
@@ -77,11 +77,8 @@ class TIGERConfig:
     rqvae, rqkmeans: the tokenizers' configs.
     text: item text embedding settings.
     generator: T5 sizes.
-    max_history: items of history read by the encoder (TIGER: 20).
-    training_prefixes: ``all`` (every prefix) or ``one-random`` (one per user per epoch).
-    lr, weight_decay, batch_size, grad_clip: AdamW settings.
-    max_epochs, patience, eval_every, time_budget_s: the schedule.
-    beam_width: beams kept while decoding (>= the evaluator's top-K, 20).
+    training: the generator's training, validation and decoding (shared by every
+        semantic-ID method; TIGER reads 20 items of history).
     """
 
     tokenizer: str = "rqvae"
@@ -89,29 +86,10 @@ class TIGERConfig:
     rqkmeans: RQKMeansConfig = field(default_factory=RQKMeansConfig)
     text: TextEmbeddingConfig = field(default_factory=TextEmbeddingConfig)
     generator: T5GeneratorConfig = field(default_factory=T5GeneratorConfig)
-    max_history: int = 20
-    training_prefixes: str = "all"
-    lr: float = 5e-4
-    lr_schedule: str = "constant"
-    warmup_epochs: int = 0
-    weight_decay: float = 0.01
-    batch_size: int = 256
-    grad_clip: float = 1.0
-    max_epochs: int = 200
-    patience: int = 20
-    eval_every: int = 1
-    time_budget_s: float = 0.0
-    beam_width: int = 20
-    selection_metric: str = "ndcg@10"
+    training: GeneratorTrainingConfig = field(default_factory=GeneratorTrainingConfig)
 
     def __post_init__(self) -> None:
         checks.one_of(self, "tokenizer", ("rqvae", "rqkmeans"))
-        checks.one_of(self, "training_prefixes", ("all", "one-random"))
-        checks.positive_ints(self, "max_history", "batch_size", "max_epochs", "patience", "eval_every",
-                             "beam_width")
-        checks.in_range(self, "lr", 1e-12, 10.0)
-        check_schedule_fields(self)
-        checks.in_range(self, "time_budget_s", 0.0, float("inf"))
 
 
 PROFILES = {
@@ -119,17 +97,15 @@ PROFILES = {
         tokenizer="rqkmeans", rqkmeans=RQKMeansConfig(levels=2, codebook_size=16, iterations=10),
         generator=T5GeneratorConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1,
                                     num_heads=2, d_kv=16),
-        max_history=10, training_prefixes="one-random", lr=1e-3, weight_decay=1e-4,
-        max_epochs=2, patience=1, beam_width=20),
-    # 2-core CPU budget (about 80 minutes on Beauty): a smaller T5, one random prefix per
-    # user per epoch, a cosine decay sized to finish inside the 75-minute budget on an idle
-    # 2-core machine, validation every 4 epochs; see the module docstring
+        training=GeneratorTrainingConfig(max_history=10, training_prefixes="one-random", lr=1e-3,
+                                         weight_decay=1e-4, max_epochs=2, patience=1)),
+    # 2-core CPU budget (about 80 minutes on Beauty): a smaller T5 and the shared cpu
+    # generator recipe (a cosine that ends with the 75-minute budget); see the module docstring
     "cpu": TIGERConfig(
         rqvae=RQVAEConfig(epochs=300), text=TextEmbeddingConfig(attribute_weight=1.0),
         generator=T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2,
                                     num_heads=4, d_kv=32, train_precision="bf16"),
-        training_prefixes="one-random", lr=1e-3, lr_schedule="cosine", weight_decay=1e-4, batch_size=256,
-        max_epochs=150, patience=10, eval_every=4, time_budget_s=75 * 60),
+        training=CPU_GENERATOR_TRAINING),
     "paper": TIGERConfig(rqvae=RQVAEConfig(epochs=20000)),
 }
 
@@ -171,12 +147,12 @@ class TIGER(Recommender):
         rng = seed_everything(self.seed)
         embeddings, embedding_info = dataset_text_embeddings(splits.dataset, cfg.text, self.name)
         self.ids = build_semantic_ids(embeddings, cfg, self.seed, embedding_info, self.device)
-        report = fit_seq2seq(self, splits, self.ids, cfg, validator, rng)
+        report = fit_seq2seq(self, splits, self.ids, cfg.training, cfg.generator, validator, rng)
         report.extra["semantic_ids"] = {"level_sizes": list(self.ids.level_sizes),
                                         "diagnostics": self.ids.diagnostics,
                                         "text_embeddings": embedding_info}
         return report
 
     def recommend(self, histories: HistoryBatch, k: int) -> TopK:
-        return self.seq2seq.recommend(histories, k, max_history=self.config.max_history,
-                                      beam_width=self.config.beam_width)
+        return self.seq2seq.recommend(histories, k, max_history=self.config.training.max_history,
+                                      beam_width=self.config.training.beam_width)

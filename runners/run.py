@@ -47,6 +47,7 @@ from genrec_bench.records.record import RECORD_FILE
 from genrec_bench.registry import PROFILE_NAMES, get_method, method_names
 from genrec_bench.training import resolve_device, seed_everything
 from genrec_bench.training.distributed import init_from_env, shutdown
+from genrec_bench.training.generator_config import selection_metric_of
 
 SUMMARY_METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 
@@ -164,7 +165,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                           user_domain=dataset.user_domain if dataset.is_multi_domain else None)
     model = spec.recommender(config, device=device, seed=args.seed)
     model.checkpoint_path = checkpoint
-    validator = Validator(evaluator, splits.valid, metric=getattr(config, "selection_metric", "ndcg@10"))
+    validator = Validator(evaluator, splits.valid, metric=selection_metric_of(config))
     report = model.fit(splits, validator)
     t_fitted = time.perf_counter()
     rss["fit"] = _peak_rss_mb()
@@ -198,6 +199,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         metrics["test_by_domain"] = domain_breakdown(test_result, dataset.user_domain,
                                                      dataset.domains, metric_names)
     n_test = len(splits.test)
+    validating = sum(e.get("valid_seconds", 0.0) for e in report.epochs)   # epoch selection inside fit
     epoch_seconds = [e["train_seconds"] for e in report.epochs if "train_seconds" in e]
     samples = sum(e.get("samples", 0) for e in report.epochs)
     record = RunRecord(
@@ -216,6 +218,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         timings={"load_s": t_loaded - t_start, "fit_s": t_fitted - t_loaded,
                  "valid_eval_s": t_valid - t_fitted, "test_eval_s": t_test - t_valid,
                  "total_s": t_test - t_start,
+                 "valid_during_fit_s": validating, "valid_share_of_fit": validating / (t_fitted - t_loaded),
                  "train_epoch_s_mean": sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else None},
         efficiency={"parameters": model.num_parameters(), "peak_rss_mb_after": rss,
                     "train_samples_per_s": samples / sum(epoch_seconds) if epoch_seconds else None,

@@ -2,19 +2,23 @@
 
 Every epoch draws training samples (every prefix, or one random prefix per user), groups
 them by history length, and minimises the token cross-entropy of the target item's codes
-(logits divided by ``temperature``: 1 = TIGER; LETTER's ranking-guided loss). The shared
-epoch loop (``training/loop.py``) validates, stops early, restores the best weights and
-checkpoints every epoch.
+(logits divided by ``temperature``: 1 = TIGER; LETTER's ranking-guided loss). The learning
+rate is set before every step from the stage's progress (``training/budget.py``), so a run
+ended by its time budget ends annealed. Epochs are selected on a fixed subset of validation
+users (``GeneratorTrainingConfig.validation_users``). The shared epoch loop
+(``training/loop.py``) validates, stops early, restores the best weights and checkpoints
+every epoch.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
 from genrec_bench.data.split import SequenceSplits
+from genrec_bench.data.types import Sequences
 from genrec_bench.evaluation import Validator
 from genrec_bench.generative.samples import (
     all_prefixes,
@@ -27,33 +31,61 @@ from genrec_bench.generative.seq2seq import SemanticIdSeq2Seq
 from genrec_bench.generative.t5_generator import T5GeneratorConfig
 from genrec_bench.recommender import FitReport, Recommender
 from genrec_bench.training.batching import length_grouped_batches
+from genrec_bench.training.budget import TrainingClock
 from genrec_bench.training.distributed import shard
+from genrec_bench.training.generator_config import GeneratorTrainingConfig
 from genrec_bench.training.loop import Schedule, adam_step, run_epochs
-from genrec_bench.training.lr_schedule import epoch_lr, set_lr
+from genrec_bench.training.lr_schedule import lr_factor, set_lr
 from genrec_bench.training.seeding import seed_everything
 
 
-class Seq2SeqTrainingSettings(Protocol):
-    """The config fields this stage reads (TIGERConfig, LETTERConfig, ... provide them)."""
+def training_samples(train: Sequences, training: GeneratorTrainingConfig,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """This epoch's samples as (rows int64 ``[S]``, ends int64 ``[S]``): every prefix, or one
+    random prefix per user (``training.training_prefixes``)."""
+    if training.training_prefixes == "all":
+        return all_prefixes(train)
+    return one_random_prefix(train, rng)
 
-    generator: T5GeneratorConfig
-    max_history: int
-    training_prefixes: str        # "all" or "one-random"
-    lr: float
-    lr_schedule: str              # "constant" or "cosine" (training/lr_schedule.py)
-    warmup_epochs: int
-    weight_decay: float
-    batch_size: int
-    grad_clip: float
-    max_epochs: int
-    patience: int
-    eval_every: int
-    time_budget_s: float
+
+def epoch_batches(ends: np.ndarray, training: GeneratorTrainingConfig,
+                  rng: np.random.Generator) -> list[np.ndarray]:
+    """This rank's sample-index batches of the epoch, grouped by history length."""
+    window = np.minimum(ends, training.max_history)
+    return list(shard(length_grouped_batches(window, training.batch_size, rng)))
+
+
+def scheduled_steps(batches: list[np.ndarray], epoch: int, training: GeneratorTrainingConfig,
+                    clock: TrainingClock) -> Iterator[tuple[np.ndarray, float]]:
+    """Yield ``(batch, lr multiplier)``: the rate of each step from the stage's progress."""
+    n = max(len(batches), 1)
+    for i, batch in enumerate(batches):
+        fraction = (i + 1) / n
+        yield batch, lr_factor(clock.progress(epoch, i / n), epoch - 1 + fraction,
+                               schedule=training.lr_schedule, warmup_epochs=training.warmup_epochs)
+
+
+def stage_schedule(training: GeneratorTrainingConfig) -> tuple[Schedule, TrainingClock]:
+    """The epoch loop's schedule and the clock the learning rate reads, from one config."""
+    schedule = Schedule(max_epochs=training.max_epochs, patience=training.patience,
+                        eval_every=training.eval_every, time_budget_s=training.time_budget_s)
+    return schedule, TrainingClock(training.max_epochs, training.time_budget_s)
+
+
+def selection_validator(validator: Validator | None, training: GeneratorTrainingConfig, seed: int,
+                        report_extra: dict) -> Validator | None:
+    """The validator restricted to ``training.validation_users`` users; records them."""
+    if validator is None:
+        return None
+    subset = validator.on_subset(training.validation_users, seed)
+    report_extra["validation_subset"] = {**subset.facts(), "of": len(validator.split), "seed": seed}
+    return subset
 
 
 def fit_seq2seq(recommender: Recommender, splits: SequenceSplits, ids: SemanticIds,
-                settings: Seq2SeqTrainingSettings, validator: Validator | None, rng: np.random.Generator,
-                *, temperature: float = 1.0) -> FitReport:
+                training: GeneratorTrainingConfig, generator: T5GeneratorConfig,
+                validator: Validator | None, rng: np.random.Generator, *,
+                temperature: float = 1.0) -> FitReport:
     """Build the T5 for ``ids`` and train it; sets ``recommender.seq2seq`` and
     ``recommender.model`` (so the epoch loop checkpoints and restores them).
 
@@ -62,29 +94,30 @@ def fit_seq2seq(recommender: Recommender, splits: SequenceSplits, ids: SemanticI
         temperature: divides the logits of the training loss.
     """
     seed_everything(recommender.seed)  # the generator's initialisation does not depend on the cache
-    seq2seq = SemanticIdSeq2Seq(ids, settings.generator, recommender.device)
+    seq2seq = SemanticIdSeq2Seq(ids, generator, recommender.device)
     recommender.seq2seq = seq2seq
     recommender.model = seq2seq.model
-    optimizer = torch.optim.AdamW(seq2seq.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(seq2seq.model.parameters(), lr=training.lr, weight_decay=training.weight_decay)
     train = splits.train
-    fixed = all_prefixes(train) if settings.training_prefixes == "all" else None
+    schedule, clock = stage_schedule(training)
+    extra: dict = {}
+    validator = selection_validator(validator, training, recommender.seed, extra)
 
     def train_epoch(epoch: int) -> dict:
-        lr = epoch_lr(settings.lr, epoch, schedule=settings.lr_schedule, max_epochs=settings.max_epochs,
-                      warmup_epochs=settings.warmup_epochs)
-        set_lr(optimizer, lr)
-        rows, ends = fixed if fixed is not None else one_random_prefix(train, rng)
-        window = np.minimum(ends, settings.max_history)
-        total, steps = 0.0, 0
-        for batch in shard(length_grouped_batches(window, settings.batch_size, rng)):
-            history = history_windows(train, rows[batch], ends[batch], settings.max_history)
+        rows, ends = training_samples(train, training, rng)
+        total, steps, lr = 0.0, 0, training.lr
+        for batch, factor in scheduled_steps(epoch_batches(ends, training, rng), epoch, training, clock):
+            lr = training.lr * factor
+            set_lr(optimizer, lr)
+            history = history_windows(train, rows[batch], ends[batch], training.max_history)
             loss = seq2seq.loss(history, targets_of(train, rows[batch], ends[batch]), temperature=temperature)
-            adam_step(optimizer, loss, seq2seq.model.parameters(), clip=settings.grad_clip)
+            adam_step(optimizer, loss, seq2seq.model.parameters(), clip=training.grad_clip)
             total += loss.item()
             steps += 1
-        return {"loss": total / max(steps, 1), "steps": steps, "samples": int(rows.shape[0]), "lr": lr}
+        return {"loss": total / max(steps, 1), "steps": steps, "samples": int(rows.shape[0]), "lr": lr,
+                "progress": clock.progress(epoch, 1.0)}
 
-    schedule = Schedule(max_epochs=settings.max_epochs, patience=settings.patience, eval_every=settings.eval_every,
-                        time_budget_s=settings.time_budget_s)
-    return run_epochs(recommender, train_epoch, validator, schedule, optimizer=optimizer,
-                      generators={"data_order": rng}, checkpoint_path=recommender.checkpoint_path)
+    report = run_epochs(recommender, train_epoch, validator, schedule, optimizer=optimizer,
+                        generators={"data_order": rng}, checkpoint_path=recommender.checkpoint_path, clock=clock)
+    report.extra.update(extra)
+    return report

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from genrec_bench.progress import tqdm_disable
 from genrec_bench.recommender import FitReport, Recommender
+from genrec_bench.training.budget import TrainingClock
 from genrec_bench.training.checkpoint import (
     Generators,
     capture_rng,
@@ -51,7 +52,8 @@ class Schedule:
 def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
                validator: Callable[[Recommender], float] | None, schedule: Schedule,
                *, optimizer: torch.optim.Optimizer | None = None, generators: Generators | None = None,
-               checkpoint_path: Path | None = None, progress: bool = True) -> FitReport:
+               checkpoint_path: Path | None = None, progress: bool = True,
+               clock: TrainingClock | None = None) -> FitReport:
     """Call ``train_epoch(epoch)`` until the schedule ends; restore the best validated weights.
 
     ``train_epoch`` returns a dict of epoch statistics (e.g. the mean loss); the loop adds
@@ -59,7 +61,14 @@ def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
     the complete training state (modules, ``optimizer``, the global RNGs and the method's
     own ``generators``, early stopping, history, time spent) is saved after every epoch and,
     when a checkpoint exists, training resumes from it (see ``checkpoint.py``).
+
+    ``clock`` measures the stage's time budget; pass the one ``train_epoch`` reads its
+    learning-rate progress from (``budget.py``), so both see the same time, also after a
+    resume. Without one, the loop makes its own from ``schedule``.
     """
+    clock = clock or TrainingClock(schedule.max_epochs, schedule.time_budget_s)
+    if (clock.max_epochs, clock.time_budget_s) != (schedule.max_epochs, schedule.time_budget_s):
+        raise ValueError(f"the clock ({clock}) and the schedule ({schedule}) disagree")
     generators = generators or {}
     report = FitReport()
     stopper = EarlyStopping(patience=schedule.patience)
@@ -77,13 +86,14 @@ def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
         report.epochs = saved["epochs"]
         first_epoch, spent = saved["epoch"] + 1, saved["train_time_s"]
         log.info("%s: resumed from %s after epoch %d", model.name, checkpoint_path, saved["epoch"])
-    started = time.perf_counter() - spent
+    clock.start(spent, last_begin=saved.get("clock_last_begin") if saved is not None else None)
     bar = tqdm(range(first_epoch, schedule.max_epochs + 1), desc=f"{model.name} epochs",
                disable=tqdm_disable(progress), leave=False)
     report.stopped_by = "max_epochs"
     finished = saved is not None and saved.get("finished")
     for epoch in ([] if finished else bar):
         t0 = time.perf_counter()
+        clock.begin_epoch()
         for m in modules:
             m.train()
         stats = dict(train_epoch(epoch))
@@ -102,7 +112,7 @@ def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
                            for k, v in stats.items() if k != "epoch"))
         if stop:
             report.stopped_by = "patience"
-        elif schedule.time_budget_s and time.perf_counter() - started >= schedule.time_budget_s:
+        elif clock.exhausted():
             report.stopped_by = "time_budget"
         # every rank must stop at the same epoch: rank 0's decision is the one taken
         report.stopped_by = all_gather_objects(report.stopped_by)[0]
@@ -113,7 +123,7 @@ def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
                 "rng": capture_rng(generators), "epochs": report.epochs,
                 "stopper": {"best_value": stopper.best_value, "best_epoch": stopper.best_epoch,
                             "bad_evals": stopper.bad_evals, "best_state": stopper.best_state},
-                "train_time_s": time.perf_counter() - started,
+                "train_time_s": clock.elapsed(), "clock_last_begin": clock.last_begin,
                 "finished": report.stopped_by != "max_epochs" or epoch == schedule.max_epochs,
                 "stopped_by": report.stopped_by})
         if report.stopped_by != "max_epochs":

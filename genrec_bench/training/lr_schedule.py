@@ -1,12 +1,17 @@
-"""Learning rate as a function of the epoch, set at the start of every epoch.
+"""Learning rate as a function of training progress, set before every optimizer step.
 
-A function of the epoch number alone, so a resumed run sets exactly the rate an uninterrupted
-one would have (the optimizer's own state carries no schedule).
+The rate is ``peak * lr_factor(...)``: a linear warm-up over the first ``warmup_epochs``
+epochs, times a decay over the stage's *progress* in [0, 1] (see
+:class:`~genrec_bench.training.budget.TrainingClock`: the larger of the share of
+``max_epochs`` done and the share of the time budget spent).
 
-* ``constant``: ``base`` every epoch.
-* ``cosine``: a linear warm-up over ``warmup_epochs`` epochs, then a half-cosine from ``base``
-  down to ``base * floor`` at ``max_epochs``. A run stopped earlier (patience or a time
-  budget) never reaches the low end of the curve; the record's schedule says so.
+* ``constant``: no decay.
+* ``cosine``: a half-cosine from 1 down to ``floor`` at progress 1. With a time budget the
+  progress is driven by the clock, so a run stopped by its budget ends annealed instead of
+  part-way down a curve sized for ``max_epochs``.
+
+Without a time budget the progress is a function of the epoch and the step alone, so a resumed
+run sets exactly the rates an uninterrupted one would have (the optimizer carries no schedule).
 """
 
 from __future__ import annotations
@@ -22,20 +27,27 @@ from genrec_bench.errors import ConfigError
 SCHEDULES = ("constant", "cosine")
 
 
-def epoch_lr(base: float, epoch: int, *, schedule: str, max_epochs: int, warmup_epochs: int = 0,
-             floor: float = 0.0) -> float:
-    """The learning rate of ``epoch`` (1-based)."""
+def lr_factor(progress: float, epochs_done: float, *, schedule: str, warmup_epochs: int = 0,
+              floor: float = 0.0) -> float:
+    """The multiplier of the peak rate.
+
+    Args:
+        progress: share of the stage done, clipped to [0, 1].
+        epochs_done: epochs trained so far, counting the current epoch's finished share
+            (e.g. 2.5 halfway through epoch 3); drives the warm-up.
+        schedule: one of :data:`SCHEDULES`.
+        warmup_epochs: linear warm-up length (0 = none).
+        floor: the cosine's final share of the peak.
+    """
     if schedule not in SCHEDULES:
         raise ValueError(f"lr schedule {schedule!r}: expected one of {SCHEDULES}")
-    if epoch < 1 or epoch > max_epochs:
-        raise ValueError(f"epoch {epoch} outside 1..{max_epochs}")
+    if not math.isfinite(progress) or epochs_done < 0:
+        raise ValueError(f"progress must be finite and epochs_done >= 0, got {progress}, {epochs_done}")
+    warm = min(1.0, epochs_done / warmup_epochs) if warmup_epochs > 0 else 1.0
     if schedule == "constant":
-        return base
-    if epoch <= warmup_epochs:
-        return base * epoch / warmup_epochs
-    span = max(max_epochs - warmup_epochs, 1)
-    progress = (epoch - 1 - warmup_epochs) / span            # 0 at the first epoch after warm-up
-    return base * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+        return warm
+    p = min(max(progress, 0.0), 1.0)
+    return warm * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * p)))
 
 
 def check_schedule_fields(cfg: Any) -> None:

@@ -1,45 +1,41 @@
-"""The epoch learning-rate schedules, against values worked out by hand."""
+"""The learning-rate factor as a function of progress, against values worked out by hand."""
 
 import math
 
 import pytest
 import torch
 
-from genrec_bench.training.lr_schedule import epoch_lr, scale_lr, set_lr
+from genrec_bench.training.lr_schedule import lr_factor, scale_lr, set_lr
 
 
-def test_constant_is_the_base_every_epoch():
-    assert [epoch_lr(1e-3, e, schedule="constant", max_epochs=5) for e in range(1, 6)] == [1e-3] * 5
+def test_constant_is_one_after_warm_up_whatever_the_progress():
+    assert [lr_factor(p, 5.0, schedule="constant") for p in (0.0, 0.5, 1.0)] == [1.0, 1.0, 1.0]
 
 
-def test_cosine_warms_up_linearly_then_decays_to_the_floor():
-    lrs = [epoch_lr(1.0, e, schedule="cosine", max_epochs=6, warmup_epochs=2) for e in range(1, 7)]
-    # warm-up 1/2, 2/2; then the cosine over 4 epochs at progress 0, 1/4, 2/4, 3/4
-    expected = [0.5, 1.0] + [0.5 * (1 + math.cos(math.pi * p)) for p in (0, 0.25, 0.5, 0.75)]
-    assert lrs == pytest.approx(expected)
-    assert lrs[2] == pytest.approx(1.0) and lrs[4] == pytest.approx(0.5)
+def test_warm_up_is_linear_in_epochs_done():
+    assert [lr_factor(0.0, e, schedule="constant", warmup_epochs=4) for e in (1.0, 2.0, 4.0, 6.0)] == \
+        [0.25, 0.5, 1.0, 1.0]
 
 
-def test_cosine_floor_keeps_a_fraction_of_the_base():
-    last = epoch_lr(2.0, 101, schedule="cosine", max_epochs=101, floor=0.1)
-    assert last == pytest.approx(2.0 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 100 / 101))))
-    assert last > 0.2
+def test_cosine_follows_progress_down_to_the_floor():
+    for p in (0.0, 0.25, 0.5, 0.75, 1.0):
+        assert lr_factor(p, 10.0, schedule="cosine") == pytest.approx(0.5 * (1 + math.cos(math.pi * p)))
+    assert lr_factor(1.0, 10.0, schedule="cosine", floor=0.1) == pytest.approx(0.1)
+    assert lr_factor(7.0, 10.0, schedule="cosine") == pytest.approx(0.0)     # progress is clipped
 
 
-def test_decreasing_after_warmup():
-    lrs = [epoch_lr(1e-3, e, schedule="cosine", max_epochs=50, warmup_epochs=3) for e in range(4, 51)]
-    assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
+def test_warm_up_and_cosine_multiply():
+    assert lr_factor(0.5, 1.0, schedule="cosine", warmup_epochs=2) == pytest.approx(0.5 * 0.5)
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"schedule": "linear", "max_epochs": 5}, "expected one of"),
-    ({"schedule": "cosine", "max_epochs": 5, "epoch": 6}, "outside 1..5"),
-    ({"schedule": "cosine", "max_epochs": 5, "epoch": 0}, "outside 1..5"),
+    ({"progress": 0.1, "epochs_done": 1.0, "schedule": "linear"}, "expected one of"),
+    ({"progress": float("nan"), "epochs_done": 1.0, "schedule": "cosine"}, "finite"),
+    ({"progress": 0.1, "epochs_done": -1.0, "schedule": "cosine"}, "epochs_done"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
-    epoch = kwargs.pop("epoch", 1)
     with pytest.raises(ValueError, match=message):
-        epoch_lr(1e-3, epoch, **kwargs)
+        lr_factor(**kwargs)
 
 
 def test_set_lr_reaches_every_group():

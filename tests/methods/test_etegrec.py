@@ -18,6 +18,7 @@ from genrec_bench.generative.collaborative import CollaborativeEmbeddingConfig
 from genrec_bench.generative.t5_generator import T5GeneratorConfig
 from genrec_bench.generative.tokenizers import RQVAEConfig
 from genrec_bench.recommender import HistoryBatch
+from genrec_bench.training.generator_config import GeneratorTrainingConfig
 from methods import etegrec as E
 
 TAU = 0.07
@@ -27,9 +28,10 @@ TINY = E.ETEGRecConfig(
     dedup_codes=32,
     generator=T5GeneratorConfig(d_model=16, d_ff=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=8,
                                 dropout=0.0),
-    max_history=8, training_prefixes="one-random", warm_epochs=0, lr_rec=1e-2, lr_tokenizer=1e-2,
-    warmup_steps=0, lr_schedule="constant", batch_size=64, max_epochs=4, patience=2, eval_every=2,
-    stage2_epochs=1, stage2_patience=1)
+    training=GeneratorTrainingConfig(max_history=8, training_prefixes="one-random", lr=1e-2,
+                                     lr_schedule="constant", weight_decay=0.05, batch_size=64, max_epochs=4,
+                                     patience=2, eval_every=2),
+    warm_epochs=0, lr_tokenizer=1e-2, warmup_steps=0, stage2_epochs=1, stage2_patience=1)
 
 
 @pytest.fixture(autouse=True)
@@ -279,12 +281,12 @@ def test_variants_are_registered_with_their_switches():
                 assert getattr(config, key) == value
     paper = get_method("etegrec").make_config("paper")
     assert (paper.collaborative.dim, paper.rqvae.latent_dim, paper.rqvae.hidden, paper.generator.num_layers,
-            paper.beam_width, paper.constrained) == (256, 128, (512, 256), 6, 20, False)
+            paper.training.beam_width, paper.constrained) == (256, 128, (512, 256), 6, 20, False)
 
 
-@pytest.mark.parametrize("bad", [{"cycle": 1}, {"training_prefixes": "some"}, {"warm_epochs": -1},
-                                 {"lr_schedule": "linear"}, {"psa_temperature": 0.0}, {"use_sia": 1},
-                                 {"stage2_epochs": 1.5}])
+@pytest.mark.parametrize("bad", [{"cycle": 1}, {"warm_epochs": -1}, {"psa_temperature": 0.0}, {"use_sia": 1},
+                                 {"stage2_epochs": 1.5},
+                                 {"training": GeneratorTrainingConfig(max_epochs=4, warmup_epochs=1)}])
 def test_invalid_configs_are_rejected(bad):
     with pytest.raises(ConfigError):
         replace(TINY, **bad)

@@ -121,7 +121,7 @@ def test_tiny_flexcode_fits_with_unique_ids_and_recommends_valid_items(method, p
     spec = get_method(method)
     model = spec.recommender(spec.make_config("smoke", {"codebook_size": "4", "disambiguation_tokens": "64",
                                                         "generator.train_precision": precision,
-                                                        "lr_schedule": schedule, "patience": "2"}),
+                                                        "training.lr_schedule": schedule, "training.patience": "2"}),
                              device="cpu", seed=0)
     report = model.fit(splits, Validator(Evaluator(n_items=splits.n_items), splits.valid))
     lrs = [e["lr"] for e in report.epochs]                    # smoke: 2 epochs at base 1e-3

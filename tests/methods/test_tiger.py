@@ -47,7 +47,7 @@ def test_fit_makes_unique_semantic_ids_with_a_disambiguation_level(fitted):
     assert extra["text_embeddings"]["is_proxy"] is False
     assert extra["text_embeddings"]["encoder"] == config.text.encoder
     assert 0.0 <= extra["diagnostics"]["collision_rate"] <= 1.0
-    assert 1 <= report.best_epoch <= config.max_epochs
+    assert 1 <= report.best_epoch <= config.training.max_epochs
 
 
 def test_recommend_returns_valid_unique_items_with_descending_scores(fitted):
@@ -76,7 +76,7 @@ def test_second_fit_with_the_same_config_reuses_the_cached_semantic_ids(fitted, 
 
     monkeypatch.setattr(tiger, "fit_rq_kmeans", no_training)
     monkeypatch.setattr(tiger, "fit_rq_vae", no_training)
-    quick = dataclasses.replace(config, max_epochs=1)       # the tokenizer's identity does not change
+    quick = dataclasses.replace(config, training=dataclasses.replace(config.training, max_epochs=1))       # the tokenizer's identity does not change
     again = get_method("tiger").recommender(quick, device="cpu", seed=0)
     report = again.fit(splits, None)
     assert np.array_equal(again.ids.codes, model.ids.codes)
