@@ -15,16 +15,12 @@ Assumptions (the paper leaves them open or the official code is not public):
   learned faster per CPU minute in our measurements;
 * AdamW, lr 1e-3 and weight decay 1e-4 for the generator in the cpu profile (GRID's TIGER
   recipe); LETTER's scripts use lr 5e-4, wd 0.01 on 2 GPUs (``paper`` profile);
-* the cpu profile decays the rate on a cosine over 150 epochs (the paper uses an inverse
-  square-root decay over 200k steps), so the budget ends on an annealed model. Measured
-  on Beauty, 1 thread each, 20-minute runs side by side: batch 256 at a constant 1e-3
-  reached validation NDCG@10 0.0144 after 20 epochs; batch 128 at 2e-3 with a cosine over
-  24 epochs reached 0.0138 (lower training loss, lower validation NDCG), so the batch and
-  peak rate stay at 256 and 1e-3. The full run with this profile (record
-  ``cpu-seed0-e57be85008``) stopped by patience at epoch 100 (best validation 0.0218 at
-  epoch 80, a noisy peak; the rate was still 3e-4), test NDCG@10 0.0150; the earlier
-  constant-rate profile reached validation 0.0217 and test 0.0162 in 93 epochs (time budget).
-  A patience of 5 validations was too short for this schedule, so the profile now waits 10;
+* the cpu profile (the shared ``CPU_GENERATOR_TRAINING`` recipe) decays the rate on a cosine
+  driven by the stage's progress, the larger of the share of 150 epochs and the share of the
+  75-minute budget spent, so the budget ends on an annealed model (the paper uses an inverse
+  square-root decay over 200k steps). Batch 256 at peak 1e-3 was measured better than batch
+  128 at 2e-3 on Beauty (validation NDCG@10 0.0144 vs 0.0138 after 20-minute runs). Epochs
+  are selected every 4 epochs on 4,096 seeded validation users, with a patience of 10;
 * the cpu profile trains the T5 under bf16 autocast (``train_precision``; weights, optimizer,
   losses and decoding stay fp32). Measured on this 2-core AMD EPYC (AVX512-BF16), same Beauty
   batches: 379 -> 282 ms per training step at this size (1.35x; 1.98x at the paper size).
