@@ -204,7 +204,8 @@ class Evaluator:
         if scores.shape != (len(batch), self.n_items + 1):
             raise EvaluationError(f"{_name(model)}: score_all returned {tuple(scores.shape)} for {len(batch)} users; "
                                   f"expected ({len(batch)}, {self.n_items + 1}) (column 0 = padding)")
-        if torch.isnan(scores[:, 1:]).any():
+        # a NaN makes the sum NaN (a fast reduction); +inf with -inf too, hence the exact check
+        if torch.isnan(scores[:, 1:].sum()) and torch.isnan(scores[:, 1:]).any():
             row = int(torch.isnan(scores[:, 1:]).any(dim=1).nonzero()[0])
             item = int(torch.isnan(scores[row, 1:]).nonzero()[0]) + 1
             raise EvaluationError(f"{_name(model)}: score_all gave NaN for user {int(batch.users[row])} "

@@ -247,3 +247,6 @@ def test_nan_and_misshapen_scores_are_refused_naming_the_method_and_user():
         Evaluator(n_items=5).evaluate(FixedScores(table), split)
     with pytest.raises(EvaluationError, match="expected"):
         Evaluator(n_items=4).evaluate(FixedScores(np.zeros((3, 6), np.float32)), split)
+    infinite = np.zeros((3, 6), dtype=np.float32)
+    infinite[:, 1], infinite[:, 2] = np.inf, -np.inf                  # no NaN: ranked as usual
+    assert Evaluator(n_items=5).evaluate(FixedScores(infinite), split).ranks.tolist() == [1, 5, 4]
