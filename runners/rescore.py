@@ -38,10 +38,9 @@ from genrec_bench.evaluation import (
     INVALID_SLOT_POLICIES,
     TIE_POLICIES,
     EvalConfig,
-    EvalResult,
     Evaluator,
 )
-from genrec_bench.evaluation.breakdown import domain_breakdown, head_items, popularity_breakdown
+from genrec_bench.evaluation.summary import record_metrics
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.records import RunRecord, run_directory
 from genrec_bench.records.record import PER_USER_FILE, RECORD_FILE
@@ -163,7 +162,7 @@ def rescore(args: argparse.Namespace, argv: list[str]) -> Path:
     fields = {f.name for f in dataclasses.fields(RunRecord)}
     new = RunRecord(**{key: value for key, value in record.items() if key in fields})
     new.evaluation = evaluator.settings()
-    new.metrics = _metrics(results, dataset, splits, metric_names)
+    new.metrics = record_metrics(results["valid"], results["test"], splits, metric_names)
     new.notes = notes
     new.command = "python -m runners.rescore " + shlex.join(argv)
     new.started_at = new.finished_at = now
@@ -213,19 +212,6 @@ def _new_config(old: dict, args: argparse.Namespace) -> EvalConfig:
                           invalid_slots=args.invalid_slots or before["invalid_slots"])
     except ValueError as error:
         raise GenRecError(str(error)) from error
-
-
-def _metrics(results: dict[str, EvalResult], dataset: SequenceDataset, splits: SequenceSplits,
-             metric_names: list[str]) -> dict:
-    """The record's ``metrics`` block, computed as ``runners.run`` computes it."""
-    valid, test = results["valid"], results["test"]
-    metrics = {"valid": valid.metrics(metric_names), "test": test.metrics(metric_names),
-               "test_by_popularity": popularity_breakdown(test, head_items(splits.train_item_counts()), metric_names),
-               "top_k_lists": {"valid": valid.list_summary(), "test": test.list_summary()}}
-    if dataset.is_multi_domain:
-        metrics["valid_by_domain"] = domain_breakdown(valid, dataset.user_domain, dataset.domains, metric_names)
-        metrics["test_by_domain"] = domain_breakdown(test, dataset.user_domain, dataset.domains, metric_names)
-    return metrics
 
 
 if __name__ == "__main__":
