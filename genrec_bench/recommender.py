@@ -6,10 +6,18 @@ fitted on the training split (it may ask a :class:`~genrec_bench.evaluation.Vali
 validation scores to select epochs, but never computes a metric itself), and answers
 ``recommend(histories, k)`` with top-k item ids and scores. Methods that can score the whole
 catalogue exactly also implement ``score_all``; the evaluator then ranks every item.
+
+When the evaluation removes items from a user's ranking (``--mask-history``, ``--candidates
+user-domain``), the evaluator calls ``recommend(histories, k, exclude=mask)`` on methods whose
+``recommend`` accepts the ``exclude`` keyword, so that they return ``k`` items the user may
+receive (a trie-constrained decoder prunes excluded items in the trie). Methods without the
+keyword are called as before; the evaluator then removes excluded items from their lists,
+which may leave fewer than ``k`` (counted as empty slots in the record).
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +125,19 @@ class Recommender(ABC):
 
     @abstractmethod
     def recommend(self, histories: HistoryBatch, k: int) -> TopK:
-        """Top-``k`` items for each history, best first."""
+        """Top-``k`` items for each history, best first.
+
+        Optional keyword (the evaluator passes it only to methods that declare it):
+            exclude: bool ``[B, n_items + 1]`` (CPU) of items each user may not receive
+                (history items with ``mask_history``, other domains' items with
+                ``candidates="user-domain"``), or ``None``. A method declaring it returns
+                ``k`` items outside ``exclude`` (when that many exist). The user's target is
+                never excluded (the same rule as the full ranking); use the mask only to
+                restrict candidates, never as a hint.
+
+        Item ids are ``1..n_items`` (``0`` = empty slot), each at most once per row; scores
+        are not NaN and are non-increasing along each row. The evaluator refuses other lists.
+        """
 
     def score_all(self, histories: HistoryBatch) -> torch.Tensor | None:
         """float ``[B, n_items + 1]`` scores of every item (column 0 = padding, ignored).
@@ -141,9 +161,18 @@ class Recommender(ABC):
         return {"total": total, "trainable": trainable}
 
 
-def top_k_from_scores(scores: torch.Tensor, k: int) -> TopK:
-    """``TopK`` of a ``[B, n_items + 1]`` score matrix, never returning the padding column."""
+def accepts_exclude(model: Recommender) -> bool:
+    """Whether ``model.recommend`` declares the optional ``exclude`` keyword."""
+    parameters = inspect.signature(model.recommend).parameters
+    return "exclude" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def top_k_from_scores(scores: torch.Tensor, k: int, exclude: torch.Tensor | None = None) -> TopK:
+    """``TopK`` of a ``[B, n_items + 1]`` score matrix, never returning the padding column
+    nor the items of ``exclude`` (bool ``[B, n_items + 1]``, optional)."""
     scores = scores.clone()
+    if exclude is not None:
+        scores = scores.masked_fill(exclude.to(scores.device), -torch.inf)
     scores[:, 0] = -torch.inf
     values, items = torch.topk(scores, k=min(k, scores.shape[1] - 1), dim=1)
     return TopK(items=items, scores=values)

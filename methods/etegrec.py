@@ -804,7 +804,9 @@ class ETEGRec(Recommender):
     # ---- inference
 
     @torch.no_grad()
-    def recommend(self, histories: HistoryBatch, k: int) -> TopK:
+    def recommend(self, histories: HistoryBatch, k: int, exclude: torch.Tensor | None = None) -> TopK:
+        """Beam search (unconstrained by default, as the official code); items of ``exclude``
+        are pruned in the trie, or, unconstrained, refused at the last code."""
         cfg: ETEGRecConfig = self.config
         self._sync_decoding()
         history = histories.padded(cfg.training.max_history, align="left", device=self.device)
@@ -815,7 +817,8 @@ class ETEGRec(Recommender):
         result = beam_search(step, batch_size=tokens.shape[0], level_offsets=self.net.level_offsets,
                              level_sizes=self.net.level_sizes, beam_width=max(cfg.training.beam_width, k),
                              trie=self.trie if cfg.constrained else None,
-                             code_to_item=None if cfg.constrained else self._codes_to_items, device=self.device)
+                             code_to_item=None if cfg.constrained else self._codes_to_items, device=self.device,
+                             exclude=None if exclude is None else exclude.to(self.device))
         items, scores = result.items[:, :k], result.scores[:, :k]
         returned = torch.isfinite(scores)
         self._decode_counts[0] += int(((items == 0) & returned).sum())

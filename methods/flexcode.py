@@ -614,7 +614,8 @@ class FlexCode(Recommender):
     # -- inference ----------------------------------------------------------------------------
 
     @torch.no_grad()
-    def recommend(self, histories: HistoryBatch, k: int) -> TopK:
+    def recommend(self, histories: HistoryBatch, k: int, exclude: torch.Tensor | None = None) -> TopK:
+        """Trie-constrained beams; items of ``exclude`` are pruned in the trie."""
         cfg: FlexCodeConfig = self.config
         history = histories.padded(cfg.training.max_history, align="left", device=self.device)
         embeds, mask = self.encoder_inputs(history, self.alpha, hard=True)
@@ -622,7 +623,8 @@ class FlexCode(Recommender):
         decoder.encode(None, mask, inputs_embeds=embeds)
         result = beam_search(decoder.step, batch_size=history.shape[0], level_offsets=None,
                              level_sizes=self.vocab.level_sizes, beam_width=max(cfg.training.beam_width, k), trie=self.trie,
-                             device=self.device, level_tokens=self.position_tokens)
+                             device=self.device, level_tokens=self.position_tokens,
+                             exclude=None if exclude is None else exclude.to(self.device))
         return TopK(items=result.items[:, :k], scores=result.scores[:, :k])
 
 

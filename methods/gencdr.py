@@ -768,7 +768,9 @@ class GenCDR(Recommender):
 
     # -- inference ---------------------------------------------------------------------
 
-    def recommend(self, histories: HistoryBatch, k: int) -> TopK:
+    def recommend(self, histories: HistoryBatch, k: int, exclude: torch.Tensor | None = None) -> TopK:
+        """Per-domain beams (the domain's trie); items of ``exclude`` are pruned in the trie
+        (or, without the prefix tree, refused at the last code)."""
         cfg: GenCDRConfig = self.config
         width = max(cfg.beam_width, k)
         domains = self.user_domain[histories.users]
@@ -776,7 +778,8 @@ class GenCDR(Recommender):
         scores = torch.full((len(histories), width), -torch.inf)
         for d in np.unique(domains):
             rows = np.flatnonzero(domains == d)
-            result = self._decode(histories.sequences.select(rows), int(d), width)
+            result = self._decode(histories.sequences.select(rows), int(d), width,
+                                  None if exclude is None else exclude[torch.from_numpy(rows)])
             w = result.items.shape[1]
             items[rows, :w] = result.items.cpu()
             scores[rows, :w] = result.scores.cpu()
@@ -811,7 +814,7 @@ class GenCDR(Recommender):
         return torch.from_numpy(ids).to(self.device), torch.from_numpy(ids != 0).to(self.device)
 
     @torch.no_grad()
-    def _decode(self, sequences, domain: int, width: int):
+    def _decode(self, sequences, domain: int, width: int, exclude: torch.Tensor | None = None):
         from transformers import DynamicCache
 
         ids, mask = self._history_tokens(sequences)
@@ -868,7 +871,8 @@ class GenCDR(Recommender):
                            level_sizes=self.ids.level_sizes, beam_width=width,
                            trie=self.tries[domain] if constrained else None,
                            code_to_item=None if constrained else self.all_items_trie.lookup,
-                           start_token=BOS, device=self.device)
+                           start_token=BOS, device=self.device,
+                           exclude=None if exclude is None else exclude.to(self.device))
 
 
 # ----------------------------------------------------------------------------- ablations (paper Table 3)

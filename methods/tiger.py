@@ -149,6 +149,7 @@ class TIGER(Recommender):
                                         "text_embeddings": embedding_info}
         return report
 
-    def recommend(self, histories: HistoryBatch, k: int) -> TopK:
+    def recommend(self, histories: HistoryBatch, k: int, exclude: torch.Tensor | None = None) -> TopK:
+        """Trie-constrained beams; items of ``exclude`` are pruned in the trie."""
         return self.seq2seq.recommend(histories, k, max_history=self.config.training.max_history,
-                                      beam_width=self.config.training.beam_width)
+                                      beam_width=self.config.training.beam_width, exclude=exclude)

@@ -5,6 +5,13 @@ Tie policy (declared, recorded in every run):
         so a method cannot gain from ties (e.g. a constant scorer ranks last, not first).
     ``optimistic``: tied items rank below the target.
 The number of users whose target was tied with at least one other item is reported.
+
+Invalid-slot policy of top-k lists (declared, recorded in every run): a slot holding no item
+(``0``: a generated ID that is no item, or an empty beam) is
+    ``miss`` (default): a miss in its place, so the items after it keep their positions (as
+        ETEGRec's official evaluation counts an invalid ID);
+    ``skip``: left out, so the items after it move up one rank each (flatters a decoder that
+        wastes slots; kept only to reproduce numbers computed that way).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import torch
 #: rank given to a target absent from a method's returned top-k list
 NOT_RETRIEVED = np.iinfo(np.int32).max
 TIE_POLICIES = ("pessimistic", "optimistic")
+INVALID_SLOT_POLICIES = ("miss", "skip")
 
 
 def ranks_from_scores(scores: torch.Tensor, targets: torch.Tensor, *, tie_policy: str = "pessimistic",
@@ -48,17 +56,26 @@ def ranks_from_scores(scores: torch.Tensor, targets: torch.Tensor, *, tie_policy
 
 
 def ranks_from_top_k(items: torch.Tensor, scores: torch.Tensor, targets: torch.Tensor, *,
-                     tie_policy: str = "pessimistic") -> tuple[torch.Tensor, torch.Tensor]:
+                     tie_policy: str = "pessimistic",
+                     invalid_slots: str = "miss") -> tuple[torch.Tensor, torch.Tensor]:
     """Ranks from top-k lists; a target not in its list gets ``NOT_RETRIEVED``.
+
+    Within the list the target ranks after every item scoring higher (and, when
+    pessimistic, every other item scoring the same); with ``invalid_slots="miss"`` also
+    after every empty slot (``0``) placed before it.
 
     Args:
         items: int64 ``[B, k]`` returned items, best first (``0`` = empty slot).
-        scores: float ``[B, k]`` their scores.
+        scores: float ``[B, k]`` their scores, non-increasing along each row.
         targets: int64 ``[B]``.
+        tie_policy: one of ``TIE_POLICIES``.
+        invalid_slots: one of ``INVALID_SLOT_POLICIES``.
     Returns:
         (ranks int64 ``[B]``, tied bool ``[B]``).
     """
     _check_policy(tie_policy)
+    if invalid_slots not in INVALID_SLOT_POLICIES:
+        raise ValueError(f"invalid_slots must be one of {INVALID_SLOT_POLICIES}, got {invalid_slots!r}")
     found = (items == targets.unsqueeze(1)) & (items != 0)
     hit = found.any(dim=1)
     # the target's score at its first position in the list (meaningless where absent; masked below)
@@ -68,6 +85,9 @@ def ranks_from_top_k(items: torch.Tensor, scores: torch.Tensor, targets: torch.T
     greater = ((scores > target_scores) & valid).sum(dim=1)
     ties = ((scores == target_scores) & valid).sum(dim=1) - 1
     ranks = greater + 1 + (ties if tie_policy == "pessimistic" else 0)
+    if invalid_slots == "miss":
+        before = torch.arange(items.shape[1], device=items.device).unsqueeze(0) < first
+        ranks = ranks + (before & ~valid).sum(dim=1)
     ranks = torch.where(hit, ranks, torch.full_like(ranks, NOT_RETRIEVED))
     return ranks.long(), hit & (ties > 0)
 

@@ -21,8 +21,14 @@ class EvalResult:
         ranking: ``"full"`` (every item scored) or ``"top-k"`` (ranks beyond the list are unknown).
         cutoff: the list length for ``"top-k"`` rankings, else ``None``.
         settings: the evaluator's declared policies (ties, history masking, ...).
-        empty_slots: int64 ``[n]`` slots of each user's top-k list holding no item (an invalid
-            generated ID, or fewer valid items than ``cutoff``); ``None`` for full rankings.
+        empty_slots: int64 ``[n]`` slots of each user's top-k list holding no item after the
+            evaluator removed excluded items (an invalid generated ID, fewer valid items than
+            ``cutoff``, or items removed and not refilled); ``None`` for full rankings.
+        lists: int32 ``[n, cutoff]`` each user's list as the method returned it (before any
+            removal; ``0`` = empty slot), kept so a record can be re-scored under another
+            protocol without retraining; ``None`` for full rankings.
+        list_ties: bool ``[n, cutoff]``: slot ``j`` scored exactly as slot ``j - 1`` (column 0
+            is False); with ``lists`` it gives the ranks within each list without the scores.
     """
 
     users: np.ndarray
@@ -33,6 +39,8 @@ class EvalResult:
     cutoff: int | None
     settings: dict = field(default_factory=dict)
     empty_slots: np.ndarray | None = None
+    lists: np.ndarray | None = None
+    list_ties: np.ndarray | None = None
 
     def per_user(self, metric: str) -> np.ndarray:
         """float64 ``[n]`` values of ``metric`` (e.g. ``"ndcg@10"``) for every user."""
@@ -52,7 +60,9 @@ class EvalResult:
         """The result restricted to the users where ``mask`` (bool ``[n]``) is true."""
         return EvalResult(self.users[mask], self.targets[mask], self.ranks[mask], self.tied[mask],
                           self.ranking, self.cutoff, self.settings,
-                          None if self.empty_slots is None else self.empty_slots[mask])
+                          None if self.empty_slots is None else self.empty_slots[mask],
+                          None if self.lists is None else self.lists[mask],
+                          None if self.list_ties is None else self.list_ties[mask])
 
     def list_summary(self) -> dict[str, float] | None:
         """For top-k rankings: the share of list slots holding no item and the share of users

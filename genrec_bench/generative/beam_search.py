@@ -6,7 +6,10 @@ that appends one token to each beam (``parents`` = which previous beam each one 
 the T5 generator provides one that runs the encoder once per user, shares its output across
 the user's beams and caches self-attention. At every step the candidates of all beams of a user are
 scored (``beam score + log p(code)``) and the best ``W`` survive; with a trie, codes that leave
-the set of valid item IDs get ``-inf`` before the selection. Scores are sequence
+the set of valid item IDs get ``-inf`` before the selection. With ``exclude`` (items a user may not
+receive: history masking, other domains), the trie also closes every prefix whose items are all
+excluded for that user, so the ``W`` beams end on items the user may receive; without a trie,
+excluded items are closed at the last step (through ``code_to_item``). Scores are sequence
 log-probabilities under the model (log-softmax over the whole vocabulary, then masking: the
 same scores as transformers' ``generate`` with ``prefix_allowed_tokens_fn``).
 """
@@ -40,7 +43,8 @@ def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor | 
                 level_sizes: tuple[int, ...], beam_width: int, trie: PrefixTrie | None,
                 code_to_item: Callable[[torch.Tensor], torch.Tensor] | None = None,
                 start_token: int = 0, device: torch.device | str = "cpu",
-                level_tokens: list[torch.Tensor] | None = None) -> BeamResult:
+                level_tokens: list[torch.Tensor] | None = None,
+                exclude: torch.Tensor | None = None) -> BeamResult:
     """Run the search for ``B`` users at once.
 
     Args:
@@ -56,6 +60,9 @@ def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor | 
         trie: constrain to valid item IDs; ``None`` = unconstrained (then ``code_to_item``
             maps ``[B, W, L]`` codes to items, 0 where the code is no item).
         start_token: the decoder start token.
+        exclude: bool ``[B, n_items + 1]`` items each user may not receive (``None`` = none):
+            pruned in the trie, or, unconstrained, refused at the last step (codes that are
+            no item stay allowed, as without ``exclude``).
     """
     device = torch.device(device)
     depth = len(level_sizes)
@@ -64,6 +71,7 @@ def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor | 
     scores = torch.zeros(batch_size, 1, device=device)
     nodes = torch.zeros(batch_size, 1, dtype=torch.long, device=device)   # trie node per beam
     codes = torch.zeros(batch_size, 1, 0, dtype=torch.long, device=device)
+    opened = trie.open_nodes(exclude.to(device)) if trie is not None and exclude is not None else None
     for level in range(depth):
         size = level_sizes[level]
         log_probs = step(last_tokens, parents)                            # [B, W, V]
@@ -74,7 +82,13 @@ def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor | 
             level_lp = log_probs.index_select(-1, level_tokens[level])    # [B, W, K]
         if trie is not None:
             children = trie.children[level][nodes.clamp(min=0)]           # [B, W, K]
-            level_lp = level_lp.masked_fill((children < 0) | (nodes < 0).unsqueeze(-1), -torch.inf)
+            closed = (children < 0) | (nodes < 0).unsqueeze(-1)
+            if opened is not None:
+                reach = opened[level].gather(1, children.clamp(min=0).reshape(batch_size, -1))
+                closed |= ~reach.reshape(children.shape)
+            level_lp = level_lp.masked_fill(closed, -torch.inf)
+        elif exclude is not None and level == depth - 1:
+            level_lp = level_lp.masked_fill(_excluded_completions(codes, size, code_to_item, exclude), -torch.inf)
         candidates = (scores.unsqueeze(-1) + level_lp).reshape(batch_size, -1)   # [B, W*K]
         width = min(beam_width, candidates.shape[1])
         scores, flat = torch.topk(candidates, width, dim=1)              # [B, W']
@@ -92,3 +106,16 @@ def beam_search(step: StepFn, *, batch_size: int, level_offsets: torch.Tensor | 
     else:
         items = code_to_item(codes) if code_to_item is not None else torch.zeros_like(scores, dtype=torch.long)
     return BeamResult(codes=codes, scores=scores, items=items)
+
+
+def _excluded_completions(codes: torch.Tensor, size: int, code_to_item: Callable[[torch.Tensor], torch.Tensor],
+                          exclude: torch.Tensor) -> torch.Tensor:
+    """bool ``[B, W, size]``: which last codes complete the beams' prefixes ``codes [B, W, L-1]``
+    into an excluded item (``exclude`` bool ``[B, n_items + 1]``; item 0, no item, never is)."""
+    batch, width, _ = codes.shape
+    last = torch.arange(size, device=codes.device).view(1, 1, size, 1).expand(batch, width, size, 1)
+    full = torch.cat([codes.unsqueeze(2).expand(-1, -1, size, -1), last], dim=3)        # [B, W, size, L]
+    items = code_to_item(full.reshape(batch, width * size, -1)).reshape(batch, width * size)
+    exclude = exclude.to(codes.device)
+    hit = exclude.gather(1, items) & (items != 0)
+    return hit.reshape(batch, width, size)

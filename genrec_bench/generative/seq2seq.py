@@ -63,20 +63,26 @@ class SemanticIdSeq2Seq:
         return F.cross_entropy((logits / temperature).reshape(-1, logits.shape[-1]), labels.reshape(-1))
 
     @torch.no_grad()
-    def decode(self, history: np.ndarray, beam_width: int, constrained: bool = True) -> BeamResult:
+    def decode(self, history: np.ndarray, beam_width: int, constrained: bool = True,
+               exclude: torch.Tensor | None = None) -> BeamResult:
+        """Beam search for histories ``[B, H]``; ``exclude`` (bool ``[B, n_items + 1]``) = items
+        each user may not receive, pruned during the search."""
         input_ids, mask = self.encoder_inputs(history)
         decoder = SharedEncoderDecoder(self.model)
         decoder.encode(input_ids, mask)
         return beam_search(decoder.step, batch_size=input_ids.shape[0], level_offsets=self.level_offsets,
                            level_sizes=self.ids.level_sizes, beam_width=beam_width,
                            trie=self.trie if constrained else None,
-                           code_to_item=None if constrained else self.trie.lookup, device=self.device)
+                           code_to_item=None if constrained else self.trie.lookup, device=self.device,
+                           exclude=None if exclude is None else exclude.to(self.device))
 
-    def recommend(self, histories, k: int, *, max_history: int, beam_width: int):
+    def recommend(self, histories, k: int, *, max_history: int, beam_width: int,
+                  exclude: torch.Tensor | None = None):
         """``TopK`` of the trie-constrained beam search (``max(beam_width, k)`` beams) for a
-        ``HistoryBatch``, reading each user's last ``max_history`` items."""
+        ``HistoryBatch``, reading each user's last ``max_history`` items; items of ``exclude``
+        (bool ``[B, n_items + 1]``) are pruned in the trie, so ``k`` allowed items come back."""
         from genrec_bench.recommender import TopK
 
         history = histories.padded(max_history, align="left").numpy()
-        result = self.decode(history, beam_width=max(beam_width, k))
+        result = self.decode(history, beam_width=max(beam_width, k), exclude=exclude)
         return TopK(items=result.items[:, :k], scores=result.scores[:, :k])

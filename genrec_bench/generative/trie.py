@@ -9,6 +9,7 @@ Leaves map back to items through ``leaf_item``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -62,6 +63,34 @@ class PrefixTrie:
         for level in range(codes.shape[-1]):
             node = torch.where(node >= 0, self.children[level][node.clamp(min=0), codes[..., level]], node)
         return torch.where(node >= 0, self.leaf_item[node.clamp(min=0)], torch.zeros_like(node))
+
+    @cached_property
+    def parents(self) -> list[torch.Tensor]:
+        """Per depth ``d`` (``0..L-1``), int64 ``[n_nodes(d + 1)]`` the depth-``d`` parent of
+        every depth-``d + 1`` node (read off ``children``; computed once)."""
+        parents = []
+        for d, table in enumerate(self.children):
+            n_nodes = self.leaf_item.shape[0] if d == self.depth - 1 else self.children[d + 1].shape[0]
+            rows = torch.arange(table.shape[0], device=table.device).repeat_interleave(table.shape[1])
+            flat = table.reshape(-1)
+            parent = torch.zeros(n_nodes, dtype=torch.long, device=table.device)
+            parent[flat[flat >= 0]] = rows[flat >= 0]
+            parents.append(parent)
+        return parents
+
+    def open_nodes(self, exclude: torch.Tensor) -> list[torch.Tensor]:
+        """Per depth ``d`` (``0..L-1``), bool ``[B, n_nodes(d + 1)]``: whether a depth-``d + 1``
+        node still leads to an item outside ``exclude`` (bool ``[B, n_items + 1]``, on the
+        trie's device), so that beam search can prune, per user, every prefix whose items
+        are all excluded. Costs ``B x (number of nodes)`` counts."""
+        exclude = exclude.to(self.leaf_item.device)
+        counts = (~exclude.gather(1, self.leaf_item.unsqueeze(0).expand(exclude.shape[0], -1))).float()
+        opened = [counts > 0]
+        for d in range(self.depth - 1, 0, -1):     # float sums of 0/1 are exact below 2**24 items
+            counts = torch.zeros(exclude.shape[0], self.children[d].shape[0], device=exclude.device) \
+                .index_add_(1, self.parents[d], counts)
+            opened.append(counts > 0)
+        return opened[::-1]
 
     def to(self, device: torch.device | str) -> PrefixTrie:
         return PrefixTrie([c.to(device) for c in self.children], self.leaf_item.to(device), self.level_sizes)

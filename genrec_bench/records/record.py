@@ -68,7 +68,12 @@ class RunRecord:
                 "per_user_file": PER_USER_FILE}
 
     def write(self, directory: Path, per_user: dict[str, EvalResult]) -> Path:
-        """Write ``per_user.npz`` then ``record.json`` (the latter marks completion)."""
+        """Write ``per_user.npz`` then ``record.json`` (the latter marks completion).
+
+        Per split: ``users``, ``targets``, ``ranks``, ``tied``; for top-k rankings also
+        ``lists`` (int32 ``[n, K]``, each user's list as the method returned it) and
+        ``list_ties`` (bool ``[n, K]``, slot tied with the previous one), from which
+        ``python -m runners.rescore`` re-scores the run under other evaluation settings."""
         directory.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {}
         for split, result in per_user.items():
@@ -76,6 +81,9 @@ class RunRecord:
             arrays[f"{split}_targets"] = result.targets.astype(np.int32)
             arrays[f"{split}_ranks"] = result.ranks.astype(np.int64)
             arrays[f"{split}_tied"] = result.tied
+            if result.lists is not None:
+                arrays[f"{split}_lists"] = result.lists.astype(np.int32)
+                arrays[f"{split}_list_ties"] = result.list_ties.astype(bool)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
         atomic_write_bytes(directory / PER_USER_FILE, buffer.getvalue())

@@ -59,3 +59,25 @@ def test_top_k_ranks_and_missing_targets():
 def test_unknown_tie_policy():
     with pytest.raises(ValueError, match="tie_policy"):
         ranks_from_scores(torch.zeros(1, 3), torch.tensor([1]), tie_policy="random")
+
+
+def test_invalid_slots_count_as_misses_in_their_place_by_default():
+    # an unconstrained decoder wasted slot 2 on an ID that is no item (0, with its beam score)
+    items = torch.tensor([[5, 0, 9, 4]])
+    scores = torch.tensor([[-1.0, -2.0, -3.0, -4.0]])
+    ranks, _ = ranks_from_top_k(items, scores, torch.tensor([9]))
+    assert ranks.tolist() == [3]                       # as ETEGRec's official evaluation counts it
+    skipped, _ = ranks_from_top_k(items, scores, torch.tensor([9]), invalid_slots="skip")
+    assert skipped.tolist() == [2]                     # the named option moves item 9 up
+    # empty slots after the target change nothing; a target at slot 1 is rank 1 either way
+    ranks, _ = ranks_from_top_k(items, scores, torch.tensor([5]))
+    assert ranks.tolist() == [1]
+    with pytest.raises(ValueError, match="invalid_slots"):
+        ranks_from_top_k(items, scores, torch.tensor([9]), invalid_slots="drop")
+
+
+def test_invalid_slots_and_ties_combine():
+    items = torch.tensor([[0, 3, 7, 8]])
+    scores = torch.tensor([[-1.0, -2.0, -2.0, -5.0]])
+    assert ranks_from_top_k(items, scores, torch.tensor([3]))[0].tolist() == [3]   # 1 hole + 1 tie + 1
+    assert ranks_from_top_k(items, scores, torch.tensor([3]), tie_policy="optimistic")[0].tolist() == [2]

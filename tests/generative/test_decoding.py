@@ -130,3 +130,54 @@ def test_dedup_level_makes_ids_unique():
     out, size = add_dedup_level(codes)
     assert out[:, 2].tolist() == [0, 1, 0, 2] and size == 3
     assert np.unique(out, axis=0).shape[0] == 4
+
+
+def test_excluded_items_are_pruned_in_the_trie_and_the_beams_refilled(setup):
+    ids, model, inputs, mask = setup
+    dec = SharedEncoderDecoder(model)
+    dec.encode(inputs, mask)
+    trie = PrefixTrie.build(ids.codes[1:], ids.level_sizes)
+    exhaustive = item_log_probs(model, ids, inputs, mask)            # [B, n_items]
+    # each user may not receive their 8 best items, nor (user 0) a whole first-level branch
+    exclude = torch.zeros(inputs.shape[0], ids.n_items + 1, dtype=torch.bool)
+    exclude.scatter_(1, torch.topk(exhaustive, 8, dim=1).indices + 1, True)
+    exclude[0, 1:] |= torch.from_numpy(ids.codes[1:, 0] == 0)
+    k = 5
+    result = beam_search(dec.step, batch_size=inputs.shape[0], level_offsets=torch.from_numpy(ids.level_offsets),
+                         level_sizes=ids.level_sizes, beam_width=k, trie=trie, exclude=exclude)
+    assert not exclude.gather(1, result.items).any()
+    assert (result.items != 0).all()                                # k valid, allowed items: refilled
+    # with beam width = catalogue size it is the exhaustive top-k of the allowed items
+    wide = beam_search(dec.step, batch_size=inputs.shape[0], level_offsets=torch.from_numpy(ids.level_offsets),
+                       level_sizes=ids.level_sizes, beam_width=ids.n_items, trie=trie, exclude=exclude)
+    allowed = exhaustive.masked_fill(exclude[:, 1:], -torch.inf)
+    assert torch.equal(wide.items[:, :k], torch.topk(allowed, k, dim=1).indices + 1)
+    n_allowed = (~exclude[:, 1:]).sum(1)
+    assert ((wide.items != 0).sum(1) == n_allowed).all()            # nothing else survives
+
+
+def test_unconstrained_search_refuses_excluded_items_at_the_last_step(setup):
+    ids, model, inputs, mask = setup
+    dec = SharedEncoderDecoder(model)
+    dec.encode(inputs, mask)
+    trie = PrefixTrie.build(ids.codes[1:], ids.level_sizes)
+    plain = beam_search(dec.step, batch_size=inputs.shape[0], level_offsets=torch.from_numpy(ids.level_offsets),
+                        level_sizes=ids.level_sizes, beam_width=6, trie=None, code_to_item=trie.lookup)
+    exclude = torch.zeros(inputs.shape[0], ids.n_items + 1, dtype=torch.bool)
+    exclude.scatter_(1, plain.items, True)
+    exclude[:, 0] = False
+    again = beam_search(dec.step, batch_size=inputs.shape[0], level_offsets=torch.from_numpy(ids.level_offsets),
+                        level_sizes=ids.level_sizes, beam_width=6, trie=None, code_to_item=trie.lookup,
+                        exclude=exclude)
+    assert not (exclude.gather(1, again.items) & (again.items != 0)).any()
+    assert torch.isfinite(again.scores).all()                       # six beams still come back
+
+
+def test_trie_parents_invert_the_children_tables():
+    codes = np.array([[0, 1, 0], [0, 2, 1], [3, 0, 0], [3, 0, 2]])
+    trie = PrefixTrie.build(codes, (4, 3, 3))
+    for d, table in enumerate(trie.children):
+        for parent, row in enumerate(table.tolist()):
+            for child in row:
+                if child >= 0:
+                    assert int(trie.parents[d][child]) == parent
