@@ -101,7 +101,7 @@ def test_flexcode_prunes_excluded_items_in_the_trie(tmp_path, monkeypatch):
     splits = cyclic_splits_with_titles()
     spec = get_method("flexcode")
     model = spec.recommender(spec.make_config("smoke", {"codebook_size": "4", "disambiguation_tokens": "64",
-                                                        "max_epochs": "1"}), seed=0)
+                                                        "training.max_epochs": "1"}), seed=0)
     model.fit(splits)
     batch = HistoryBatch(users=np.arange(6), sequences=splits.test.histories.select(np.arange(6)))
     check_excluded_and_refilled(model, batch, splits.n_items, k=5)
