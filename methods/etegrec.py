@@ -51,11 +51,14 @@ Assumptions (what the paper and/or the official code leave open, or where we dev
   SIA is about 1e-3 because the level-1 distances spread by only about 0.05 across the
   256 codes (item latents of norm 0.4), so both code distributions are nearly uniform; SIA
   grows with the square of that spread, i.e. with the 4th power of the embedding scale.
-  Under the official weights its gradient on the T5 is about 1e-5 of the code loss's, and
-  PSA's (about 2 ln N, near chance) about 7e-3; in tokenizer epochs PSA's weighted
-  gradient is about 8x the vq loss's. The official embeddings (Google Drive) could not be
-  read, so whether the official run sits at a larger scale is unknown; the weights stay
-  official and every epoch records each weighted term (``{term}_weighted``).
+  Under the official weights its gradient on the T5 is 2e-6 to 1e-5 of the code loss's,
+  and PSA's (value about 11 = 2 ln N, near chance) about 7e-3; in tokenizer epochs PSA's
+  weighted gradient is about 8x the vq loss's. ``sia_temperature`` 0.1 / 0.01 / 0.001
+  raises SIA to 0.16 / 9.4 / 110 and its weighted T5 gradient to 3e-4 / 2e-2 / 0.18 of the
+  code loss's (not used by any profile: no run measured its effect). The official
+  embeddings (Google Drive) could not be read, so whether the official run sits at a larger
+  scale is unknown; the weights stay official and every epoch records each weighted term
+  (``{term}_weighted``).
 * The SASRec that makes the 256-d item table is the suite's collaborative SASRec (2 layers,
   1 head, dropout 0.5, epoch selected on validation NDCG@10); the official repository
   downloads ready-made embeddings whose training settings are not given.
