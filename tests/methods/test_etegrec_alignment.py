@@ -154,13 +154,9 @@ def test_alignment_gradient_sizes_under_the_official_weights(cyclic_splits):
     losses = model.batch_losses(history, targets, "tokenizer", {"vq": 1.0, "code": 0.0, **OFFICIAL_WEIGHTS})
     assert 5e-4 < OFFICIAL_WEIGHTS["psa"] * grad_norm(losses["psa"], tok) / grad_norm(losses["vq"], tok) < 5e-2
     # a temperature on the distances: SIA at temperature 0.1 is far larger than at 1
-    model._set_trainable("generator")
+    weights = {"vq": 0.0, "code": 1.0, **OFFICIAL_WEIGHTS}
     cooled = E.ETEGRec(dataclasses.replace(TINY, sia_temperature=0.1), seed=0)
-    cooled.build(model_table(model))
-    hot = cooled.batch_losses(history, targets, "generator", {"vq": 0.0, "code": 1.0, **OFFICIAL_WEIGHTS})
-    assert hot["sia"].item() > 10 * model.batch_losses(history, targets, "generator",
-                                                        {"vq": 0.0, "code": 1.0, **OFFICIAL_WEIGHTS})["sia"].item()
-
-
-def model_table(model: E.ETEGRec) -> np.ndarray:
-    return model.semantic.cpu().numpy()
+    cooled.build(model.semantic.numpy())
+    model._set_trainable("generator")
+    cold = cooled.batch_losses(history, targets, "generator", weights)["sia"].item()
+    assert cold > 10 * model.batch_losses(history, targets, "generator", weights)["sia"].item()
