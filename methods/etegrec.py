@@ -41,9 +41,24 @@ Assumptions (what the paper and/or the official code leave open, or where we dev
   profile, measured in ``methods/tiger.py``); the tokenizer, the alignment losses and
   decoding stay fp32. ``paper`` is fp32.
 
-* Code distributions use ``softmax(-distance)`` (the natural sign, as the paper writes
-  P(k|v) ~ exp(-||v - e_k||^2)). The official code feeds the squared distances themselves
-  to the softmax (larger = farther); we deviate on purpose.
+* Code distributions follow the official code: ``softmax(d)`` of the squared distances
+  themselves (``vq.py`` returns ``logit = d``; larger = farther), although the paper writes
+  P(k|v) ~ exp(-||v - e_k||^2); ``sia_logits="negative-distance"`` gives the paper's sign
+  and ``sia_temperature`` divides either (official: 1).
+* Scale of the alignment (measured on Beauty batches, cpu sizes, a short-trained SASRec
+  table of mean square 1e-3, our formulas against a transcription of the official ones on
+  the same inputs: equal to 2 % before the sign and gradient-path fixes, exactly after):
+  SIA is about 1e-3 because the level-1 distances spread by only about 0.05 across the
+  256 codes (item latents of norm 0.4), so both code distributions are nearly uniform; SIA
+  grows with the square of that spread, i.e. with the 4th power of the embedding scale.
+  Under the official weights its gradient on the T5 is 2e-6 to 1e-5 of the code loss's,
+  and PSA's (value about 11 = 2 ln N, near chance) about 7e-3; in tokenizer epochs PSA's
+  weighted gradient is about 8x the vq loss's. ``sia_temperature`` 0.1 / 0.01 / 0.001
+  raises SIA to 0.16 / 9.4 / 110 and its weighted T5 gradient to 3e-4 / 2e-2 / 0.18 of the
+  code loss's (not used by any profile: no run measured its effect). The official
+  embeddings (Google Drive) could not be read, so whether the official run sits at a larger
+  scale is unknown; the weights stay official and every epoch records each weighted term
+  (``{term}_weighted``).
 * The SASRec that makes the 256-d item table is the suite's collaborative SASRec (2 layers,
   1 head, dropout 0.5, epoch selected on validation NDCG@10); the official repository
   downloads ready-made embeddings whose training settings are not given.
@@ -56,16 +71,18 @@ Assumptions (what the paper and/or the official code leave open, or where we dev
   final model is stage 2's best epoch (the official code reports both stages' test).
 * The invalid-ID rate recorded = share of the returned top-K beams whose code tuple is no
   item's ID (always 0 with ``constrained=True``).
-* Per-level distances come from ``RQVAE.level_distances``: later levels' residuals follow
-  the nearest-code path with gradients through the residual; the official ``vq.py``
-  detaches the residual after each level (its straight-through output is subtracted), so
-  there the encoder gets SIA/commitment gradients from level 1 only.
+* The joint-training tokenizer pass (``quantize``) follows the official ``vq.py`` path: the
+  residual loses each level's straight-through output, so from level 2 on the distances
+  and the commitment terms reach neither the encoder (nor ``enc_adapter``) nor the earlier
+  codebooks; SIA and the commitment push the encoder through level 1 only. (Pre-training
+  uses the suite's ``fit_rq_vae``, whose residual keeps its gradient.)
 * Reductions follow ``trainer.py``: SIA = mean over levels and rows of KL(P||Q) + KL(Q||P)
   (the two directions summed, not halved); PSA = InfoNCE(recon -> dec) + InfoNCE(dec ->
   recon), summed; both over the unique targets of a batch (first occurrence); the vq loss
   over the unique targets; reconstruction = MSE (mean over elements); the quantisation loss
-  = per-level ``codebook + beta * commitment`` MSE averaged over levels (the core's summed
-  squared error divided by ``latent_dim``), weighted by ``alpha`` = 1.
+  = per-level ``codebook + beta * commitment`` MSE averaged over levels, weighted by
+  ``alpha`` = 1. The vq loss, the item's code distances and its reconstruction come from one
+  tokenizer pass over the unique targets (official ``model_id(x)``).
 * Pre-training uses the suite's ``fit_rq_vae`` with the official loss (MSE means:
   ``RQVAEHooks(dim_reduction="mean", level_reduction="mean")``) and pre-training settings
   (lr 1e-3, weight decay 1e-4, batch 1024, 10,000 epochs in ``paper``), plus the suite's
@@ -99,16 +116,11 @@ Assumptions (what the paper and/or the official code leave open, or where we dev
   random prefix per user per epoch (learned faster per CPU minute than all prefixes for
   TIGER), batch 256, generator lr 1e-3 (the suite's TIGER cpu value; the official 5e-3 goes
   with an 8x larger batch; tokenizer 1e-4 as official) after a 1000-step warm-up (500 for
-  the tokenizer, about 11 generator epochs) then constant (a cosine over a nominal epoch
-  count would be cut anywhere by the time budget), validation every 4 epochs, stage 1 at
-  most 55 min and stage 2 (20 epochs, validated every epoch) at most 20 min. Measured full
-  runs (seed 0, one thread beside another run):
-  - Beauty (``cpu-seed0-cd3598f52b``, clean 6c67965): 5,403 s. Stage 1 ended by its budget
-    at epoch 80 (validation NDCG@10 0.0337), stage 2 best at its epoch 3 (0.0362), test
-    0.0260 (head 0.0567 / tail 0.0025); 3.4% of the generated top-20 IDs are not items.
-  - Scientific (same config, clean 8fd60c7): 1,857 s. Stage 1 stopped by patience (best
-    epoch 52, 0.0517), stage 2 ran its 20 epochs still rising slightly (0.0578), test 0.0415
-    (head 0.1003 / tail 0.0040).
+  the tokenizer, about 11 generator epochs), then the official cosine, whose progress is the
+  larger of the step share and the share of stage 1's 55-minute budget spent (so a budgeted
+  stage ends annealed); validation every 4 epochs on 4,096 seeded validation users; stage 2
+  (at most 30 epochs or 20 min) validated every epoch with the official patience of 10.
+  Measured runs are in the records (``results/runs/*/etegrec/``).
 * Single process only (the alternating freezing does not fit DistributedDataParallel).
 """
 
@@ -166,6 +178,7 @@ from genrec_bench.training.seeding import seed_everything
 log = logging.getLogger(__name__)
 
 PHASES = ("tokenizer", "generator", "joint")
+SIA_LOGITS = ("distance", "negative-distance")
 
 
 @dataclass(frozen=True)
@@ -183,6 +196,10 @@ class ETEGRecConfig:
         every 2 epochs, beam 20); ``training.lr`` is the generator's rate, and the cosine's
         progress is the larger of the step share and the time-budget share.
     sia_weight, psa_weight: mu and lambda (official 1e-4 and 3e-4).
+    sia_logits: how a level's squared distances ``d [N, K]`` become the logits of its code
+        distribution: ``distance`` (official ``vq.py``: ``logit = d``, so the farthest code is
+        the likeliest) or ``negative-distance`` (the paper's ``P(k) ~ exp(-d_k)``).
+    sia_temperature: the logits are divided by it (official: none, i.e. 1).
     psa_temperature: InfoNCE temperature (0.07).
     vq_weight: weight of the tokenizer loss (1); alpha: weight of the quantisation term in it (1).
     cycle: epoch ``e`` (0-based) trains the tokenizer when ``e % cycle == 0`` (official 2).
@@ -215,6 +232,8 @@ class ETEGRecConfig:
         batch_size=2048, grad_clip=1.0, max_epochs=400, patience=15, eval_every=2))
     sia_weight: float = 1e-4
     psa_weight: float = 3e-4
+    sia_logits: str = "distance"
+    sia_temperature: float = 1.0
     psa_temperature: float = 0.07
     vq_weight: float = 1.0
     alpha: float = 1.0
@@ -234,6 +253,7 @@ class ETEGRecConfig:
     constrained: bool = False
 
     def __post_init__(self) -> None:
+        checks.one_of(self, "sia_logits", SIA_LOGITS)
         checks.positive_ints(self, "dedup_codes", "cycle", "stage2_patience", "stage2_eval_every")
         if self.training.warmup_epochs:
             raise ConfigError("ETEGRecConfig.training.warmup_epochs must be 0: ETEGRec warms up over "
@@ -250,6 +270,7 @@ class ETEGRecConfig:
         for name in ("sia_weight", "psa_weight", "vq_weight", "alpha"):
             checks.in_range(self, name, 0.0, float("inf"))
         checks.in_range(self, "psa_temperature", 1e-6, float("inf"))
+        checks.in_range(self, "sia_temperature", 1e-6, float("inf"))
         for name in ("lr_tokenizer", "stage2_lr"):
             checks.in_range(self, name, 1e-12, 10.0)
         checks.in_range(self, "stage2_time_budget_s", 0.0, float("inf"))
@@ -288,18 +309,33 @@ def symmetric_kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor
     return (kl_pq + kl_qp).mean()
 
 
-def sia_loss(sequence_distances: list[torch.Tensor], item_distances: list[torch.Tensor]) -> torch.Tensor:
+def sia_logits(distances: torch.Tensor, kind: str = "distance", temperature: float = 1.0) -> torch.Tensor:
+    """Logits of a level's code distribution from its squared distances ``[N, K]``.
+
+    ``distance``: the distances themselves (official ``vq.py`` returns ``logit = d`` and
+    ``trainer.py`` feeds it to ``log_softmax``); ``negative-distance``: ``-d`` (the paper's
+    formula). Both are divided by ``temperature`` (official: 1).
+    """
+    sign = 1.0 if kind == "distance" else -1.0
+    return distances * (sign / temperature)
+
+
+def sia_loss(sequence_distances: list[torch.Tensor], item_distances: list[torch.Tensor], *,
+             kind: str = "distance", temperature: float = 1.0) -> torch.Tensor:
     """Sequence-item alignment: symmetric KL between the code distributions of the sequence
-    (``enc_adapter`` of the mean encoder state) and of its target item, per level, averaged.
+    (``enc_adapter`` of the mean encoder state) and of its target item, per level.
 
     Args:
         sequence_distances, item_distances: ``L`` tensors ``[N, K]`` of squared distances to
-            each level's codebook (``RQVAE.level_distances``); the distribution is
-            ``softmax(-distance)``.
+            each level's codebook along the official residual path (:func:`quantize`).
+        kind, temperature: see :func:`sia_logits`.
     Returns:
-        scalar: ``mean_l symmetric_kl(-d_seq_l, -d_item_l)``.
+        scalar: ``mean_l symmetric_kl(logits(d_seq_l), logits(d_item_l))``; the official
+        ``F.kl_div(..., "batchmean")`` over the ``[N * L, K]`` view is this mean over levels
+        and rows, once per direction, the two directions summed.
     """
-    terms = [symmetric_kl(-seq, -item) for seq, item in zip(sequence_distances, item_distances, strict=True)]
+    terms = [symmetric_kl(sia_logits(seq, kind, temperature), sia_logits(item, kind, temperature))
+             for seq, item in zip(sequence_distances, item_distances, strict=True)]
     return torch.stack(terms).mean()
 
 
@@ -330,9 +366,49 @@ def vq_loss(reconstruction: torch.Tensor, inputs: torch.Tensor, quantization: to
     """Tokenizer loss: ``MSE(reconstruction [N, d], inputs [N, d]) + alpha * quantization``.
 
     ``quantization`` (scalar) = per-level ``codebook + beta * commitment`` MSE averaged over
-    levels (``RQVAE.quantize(..., level_reduction="mean")`` divided by the latent size).
+    levels (:attr:`QuantizerPass.quantization`).
     """
     return F.mse_loss(reconstruction, inputs) + alpha * quantization
+
+
+@dataclass
+class QuantizerPass:
+    """Attributes:
+    quantized: ``[N, D]`` the sum of the chosen codes, passed straight through to ``z``.
+    quantization: scalar, mean over levels of ``MSE(e_l, sg(r_l)) + beta MSE(sg(e_l), r_l)``.
+    distances: ``L`` tensors ``[N, K]``: squared distances of level ``l``'s residual to its
+        codebook (the code logits of SIA, :func:`sia_logits`).
+    codes: int64 ``[N, L]`` nearest codes.
+    """
+
+    quantized: torch.Tensor
+    quantization: torch.Tensor
+    distances: list[torch.Tensor]
+    codes: torch.Tensor
+
+
+def quantize(tokenizer: RQVAE, latents: torch.Tensor) -> QuantizerPass:
+    """Residual quantisation of ``latents [N, D]`` along the official path (``vq.py``,
+    ``ResidualVectorQuantizer.forward``): each level subtracts its straight-through output
+    from the residual, so the next residual has the value ``r_l - e_l`` but NO gradient:
+    later levels' distances and commitment terms reach neither the encoder nor the earlier
+    codebooks (level ``l``'s distances train only codebook ``l`` beyond level 1).
+    """
+    beta = tokenizer.config.beta
+    residual, quantized = latents, torch.zeros_like(latents)
+    losses, distances, codes = [], [], []
+    for book in tokenizer.codebooks:
+        d = (residual ** 2).sum(1, keepdim=True) + (book ** 2).sum(1) - 2 * residual @ book.T
+        index = d.argmin(dim=1)
+        chosen = book[index]
+        losses.append(F.mse_loss(chosen, residual.detach()) + beta * F.mse_loss(chosen.detach(), residual))
+        passed = residual + (chosen - residual).detach()
+        quantized = quantized + passed
+        residual = residual - passed
+        distances.append(d)
+        codes.append(index)
+    return QuantizerPass(quantized=quantized, quantization=torch.stack(losses).mean(), distances=distances,
+                         codes=torch.stack(codes, 1))
 
 
 def scheduled_lr(base: float, step: int, warmup: int, total: int, schedule: str, *,
@@ -595,11 +671,15 @@ class ETEGRec(Recommender):
         unique = torch.from_numpy(first).to(dev)                      # first row of every target
         x_unique = self.semantic[targets_t[unique]]
         sia_on, psa_on = weights.get("sia", 0.0) > 0, weights.get("psa", 0.0) > 0
+        vq_on = weights.get("vq", 0.0) > 0 and train_tokenizer
         out: dict[str, torch.Tensor] = {}
-        reconstruction = None
-        if weights.get("vq", 0.0) > 0 and train_tokenizer:
-            reconstruction, _, quantization, _ = net.tokenizer(x_unique, level_reduction="mean")
-            out["vq"] = vq_loss(reconstruction, x_unique, quantization / cfg.rqvae.latent_dim, cfg.alpha)
+        item_pass = reconstruction = None
+        if vq_on or sia_on or psa_on:  # one tokenizer pass over the unique targets (official model_id(x))
+            with torch.set_grad_enabled(train_tokenizer and torch.is_grad_enabled()):
+                item_pass = quantize(net.tokenizer, net.tokenizer.encoder(x_unique))
+                reconstruction = net.tokenizer.decoder(item_pass.quantized)
+        if vq_on:
+            out["vq"] = vq_loss(reconstruction, x_unique, item_pass.quantization, cfg.alpha)
         if not (train_generator or sia_on or psa_on):
             return out
         rows = slice(None) if train_generator else unique             # tokenizer epochs: aligned rows only
@@ -611,13 +691,10 @@ class ETEGRec(Recommender):
         if not (sia_on or psa_on):
             return out
         pick = unique if train_generator else slice(None)
-        with torch.set_grad_enabled(train_tokenizer and torch.is_grad_enabled()):
-            if reconstruction is None and psa_on:
-                reconstruction = net.tokenizer(x_unique)[0]
-            item_distances = net.tokenizer.level_distances(net.tokenizer.encoder(x_unique)) if sia_on else None
         if sia_on:
-            sequence_distances = net.tokenizer.level_distances(net.enc_adapter(generated.encoder_mean[pick]))
-            out["sia"] = sia_loss(sequence_distances, item_distances)
+            sequence_pass = quantize(net.tokenizer, net.enc_adapter(generated.encoder_mean[pick]))
+            out["sia"] = sia_loss(sequence_pass.distances, item_pass.distances, kind=cfg.sia_logits,
+                                  temperature=cfg.sia_temperature)
         if psa_on:
             out["psa"] = psa_loss(reconstruction, net.dec_adapter(generated.decoder_first[pick]), cfg.psa_temperature)
         return out
@@ -688,8 +765,10 @@ class ETEGRec(Recommender):
             steps += 1
             for name, value in losses.items():
                 sums[name] = sums.get(name, 0.0) + value.item()
+        means = {k: v / max(steps, 1) for k, v in sums.items()}
         stats = {"stage": stage, "phase": phase, "loss": total / max(steps, 1), "steps": steps,
-                 "samples": int(rows.shape[0]), **{f"{k}_loss": v / max(steps, 1) for k, v in sums.items()},
+                 "samples": int(rows.shape[0]), **{f"{k}_loss": v for k, v in means.items()},
+                 **{f"{k}_weighted": weights[k] * v for k, v in means.items()},
                  **{f"w_{k}": v for k, v in weights.items()}}
         if phase in ("tokenizer", "joint"):
             diagnostics = self.refresh_codes()
@@ -839,7 +918,9 @@ PROFILES = {
                                          lr_schedule="constant", weight_decay=0.05, batch_size=256,
                                          max_epochs=4, patience=2, eval_every=2),
         warm_epochs=2, warmup_steps=0, stage2_lr=1e-3, stage2_epochs=1, stage2_patience=1),
-    # 2-core CPU budget on Beauty, about 1 h 50 min in all (see the module docstring)
+    # 2-core CPU budget on Beauty, about 1 h 50 min in all: stage 1 the official cosine, driven
+    # by its 55-minute budget; stage 2 the official patience of 10 (validated every epoch on the
+    # 4,096-user subset), at most 30 epochs or 20 minutes
     "cpu": ETEGRecConfig(
         collaborative=CollaborativeEmbeddingConfig(dim=256, time_budget_s=20 * 60),
         rqvae=RQVAEConfig(hidden=(512, 256), latent_dim=128, levels=3, codebook_size=256, beta=0.25,
@@ -847,9 +928,9 @@ PROFILES = {
         generator=T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4,
                                     d_kv=32, dropout=0.1, train_precision="bf16"),
         training=GeneratorTrainingConfig(max_history=50, training_prefixes="one-random", lr=1e-3,
-                                         lr_schedule="constant", weight_decay=0.05, batch_size=256,
+                                         lr_schedule="cosine", weight_decay=0.05, batch_size=256,
                                          max_epochs=200, patience=5, eval_every=4, time_budget_s=55 * 60),
-        warmup_steps=1000, stage2_epochs=20, stage2_patience=3, stage2_time_budget_s=20 * 60),
+        warmup_steps=1000, stage2_epochs=30, stage2_patience=10, stage2_time_budget_s=20 * 60),
     "paper": ETEGRecConfig(),
 }
 

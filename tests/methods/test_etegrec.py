@@ -63,17 +63,22 @@ def test_symmetric_kl_is_zero_for_identical_and_matches_the_closed_form():
     assert both.item() == pytest.approx(expected / 2, rel=1e-5)
 
 
-def test_sia_averages_levels_of_softmax_of_negative_distances():
-    # level 1: softmax(-[0, ln 9]) = (0.9, 0.1) vs uniform; level 2: identical distributions
+def test_sia_averages_levels_of_the_softmax_of_the_distances_themselves():
+    # level 1: softmax([0, ln 9]) = (0.1, 0.9) vs uniform; level 2: identical distributions
     seq = [torch.tensor([[0.0, math.log(9.0)]]), torch.tensor([[1.0, 3.0]])]
     item = [torch.tensor([[2.0, 2.0]]), torch.tensor([[1.0, 3.0]])]
     closed = 0.4 * math.log(0.9 / 0.5) + 0.4 * math.log(0.5 / 0.1)
     assert E.sia_loss(seq, item).item() == pytest.approx(closed / 2, rel=1e-5)
-    # the sign matters with 3 codes: distances are negated, not used as logits (official)
+    # with 3 codes the sign matters: official vq.py returns logit = d (farther = likelier),
+    # the paper's formula is exp(-d); a temperature divides either
     d_seq, d_item = torch.tensor([[0.0, 1.0, 4.0]]), torch.tensor([[0.0, 2.0, 2.0]])
-    got = E.sia_loss([d_seq], [d_item]).item()
-    assert got == pytest.approx(E.symmetric_kl(-d_seq, -d_item).item())
-    assert abs(got - E.symmetric_kl(d_seq, d_item).item()) > 1e-3
+    official = E.sia_loss([d_seq], [d_item]).item()
+    assert official == pytest.approx(E.symmetric_kl(d_seq, d_item).item())
+    paper = E.sia_loss([d_seq], [d_item], kind="negative-distance").item()
+    assert paper == pytest.approx(E.symmetric_kl(-d_seq, -d_item).item())
+    assert abs(official - paper) > 0.5
+    assert E.sia_loss([d_seq], [d_item], temperature=4.0).item() == pytest.approx(
+        E.symmetric_kl(d_seq / 4, d_item / 4).item())
 
 
 def test_info_nce_and_psa_on_2x2_by_hand():
