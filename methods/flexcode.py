@@ -43,15 +43,22 @@ Assumptions (values and choices the paper leaves open; every one is a config fie
   restarts;
 * CCA: projection heads are linear maps to 64 dimensions, cosine similarity, tau = 0.1;
 * router: MLP 4 -> 32 -> 2 (ReLU), softmax temperature 1; mask sharpness kappa = 0.25;
-* features without global timestamps (the P5 files have none): "age" = how early the item
-  appears in the users' training sequences (1 - mean relative position); inverse density =
-  ``log(n_users / (1 + count))``; "embedding variance" = variance of the components of the
-  item's collaborative embedding (the paper's variance across training is not recorded by
-  the SASRec stage). Each feature is standardised over items;
-* ``L_lb``: per popularity quintile (by training count), the Switch-Transformer balance term
-  ``2 * sum_e f_e P_e`` (f = share of the bin's items routed to expert e by argmax, P = mean
-  probability); averaged over bins, weight 0.01. ``L_smooth``: mean squared difference of
-  ``alpha`` between items adjacent in popularity order;
+* router features (``item_features``; the P5 files have no timestamps): popularity
+  ``log(1 + count)``; age, how early the item appears in the users' training sequences
+  (1 - mean relative position); user sparsity, minus the mean log length of the training
+  sequences the item occurs in (standing in for the paper's inverse interaction density,
+  which without timestamps is ``log(N / (1 + count))``, exactly minus the popularity); and
+  embedding variance, the variance of the components of the item's collaborative embedding
+  (the paper's variance across training is not recorded by the SASRec stage). Each is
+  standardised over items;
+* ``L_lb`` ("stratified load balancing across popularity bins"): popularity quintiles by
+  training count; the Switch-Transformer term ``2 sum_e f_e P_e`` with ``f_e`` (the share
+  routed to expert ``e`` by argmax) and ``P_e`` (the mean probability) averaged over bins,
+  each bin weighing the same. We read the balance as global across the bins, not inside
+  each one: head bins on the collaborative codebook and tail bins on the semantic one cost
+  no more than 50/50 everywhere, while a collapse onto one codebook is penalised; weight
+  0.01. ``L_smooth``: mean squared difference of ``alpha`` between items adjacent in
+  popularity order;
 * Fix (50/50 split): ``alpha = 0.5`` for every item, router off; ``n_cf = round(L / 2)``
   with halves rounded up (2 of 3 tokens collaborative at ``L = 3``);
 * the generator and its training as TIGER's in each profile (the ``cpu`` profile's bf16
@@ -255,17 +262,21 @@ def hard_allocation(alpha: torch.Tensor, budget: int) -> torch.Tensor:
 
 
 def stratified_load_balance(probs: torch.Tensor, bins: torch.Tensor, n_bins: int) -> torch.Tensor:
-    """``L_lb``: mean over popularity bins of ``E * sum_e f_e P_e`` for ``probs [n, E]``
-    (``f`` = share routed to expert ``e`` by argmax in the bin, ``P`` = mean probability);
-    1 at perfect balance in every bin."""
+    """``L_lb``: the Switch balance ``E * sum_e f_e P_e`` over bin-averaged usage, for ``probs
+    [n, E]``: ``f_e`` and ``P_e`` are the means over popularity bins of the bin's share routed
+    to expert ``e`` by argmax and of its mean probability of ``e`` (every bin weighs the same,
+    whatever its size). 1 when the bins together use every expert equally, however each bin
+    splits: head bins on one codebook and tail bins on the other cost no more than 50/50 in
+    every bin (the module docstring states this reading)."""
     experts = probs.shape[1]
     routed = F.one_hot(probs.argmax(1), experts).to(probs.dtype)
-    terms = []
+    shares, means = [], []
     for b in range(n_bins):
         member = bins == b
         if bool(member.any()):
-            terms.append(experts * (routed[member].mean(0) * probs[member].mean(0)).sum())
-    return torch.stack(terms).mean()
+            shares.append(routed[member].mean(0))
+            means.append(probs[member].mean(0))
+    return experts * (torch.stack(shares).mean(0) * torch.stack(means).mean(0)).sum()
 
 
 def local_smoothness(alpha: torch.Tensor, popularity_order: torch.Tensor) -> torch.Tensor:
@@ -299,22 +310,38 @@ class PopularityRouter(nn.Module):
         return torch.softmax(self.net(features) / self.temperature, dim=1)
 
 
+ROUTER_FEATURES = ("popularity", "age", "user_sparsity", "embedding_variance")
+
+
 def item_features(splits: SequenceSplits, cf_table: np.ndarray) -> np.ndarray:
-    """float32 ``[n_items + 1, 4]``: standardised log frequency, age, inverse density and
-    embedding variance of every item (row 0 = padding, zeros); see the module docstring."""
+    """float32 ``[n_items + 1, 4]`` router features (row 0 = padding, zeros), each
+    standardised over items, in the order of ``ROUTER_FEATURES``:
+
+    * popularity: ``log(1 + c)``, ``c`` = the item's training interactions;
+    * age: how early the item appears in the users' training sequences, ``1 - `` the mean
+      relative position of its occurrences (0 = only at the ends of sequences, 1 = only at
+      the starts), a stand-in for the time since introduction (the data has no timestamps);
+    * user sparsity: minus the mean log length of the training sequences the item occurs
+      in, high for an item whose users have few interactions. It stands in for the paper's
+      inverse interaction density, which without timestamps is ``log(N / (1 + c))``, exactly
+      minus the standardised popularity;
+    * embedding variance: the variance of the components of the item's collaborative
+      embedding.
+    """
     train = splits.train
     n = splits.n_items
     counts = splits.train_item_counts().astype(np.float64)                    # [n + 1]
     lengths = train.lengths
+    occurrence_length = np.repeat(lengths, lengths)
     position = np.arange(train.items.shape[0]) - np.repeat(train.offsets[:-1], lengths)
-    relative = position / np.maximum(np.repeat(lengths, lengths) - 1, 1)
-    position_sum = np.bincount(train.items, weights=relative, minlength=n + 1)
-    age = 1.0 - position_sum / np.maximum(counts, 1)
-    raw = np.stack([np.log1p(counts), age, np.log(len(train) / (1.0 + counts)),
-                    cf_table.astype(np.float64).var(axis=1)], axis=1)
+    relative = position / np.maximum(occurrence_length - 1, 1)
+    age = 1.0 - np.bincount(train.items, weights=relative, minlength=n + 1) / np.maximum(counts, 1)
+    log_length = np.bincount(train.items, weights=np.log(occurrence_length), minlength=n + 1)
+    user_sparsity = -log_length / np.maximum(counts, 1)
+    raw = np.stack([np.log1p(counts), age, user_sparsity, cf_table.astype(np.float64).var(axis=1)], axis=1)
     body = raw[1:]
     standardised = (body - body.mean(0)) / np.maximum(body.std(0), 1e-8)
-    return np.vstack([np.zeros((1, 4)), standardised]).astype(np.float32)
+    return np.vstack([np.zeros((1, len(ROUTER_FEATURES))), standardised]).astype(np.float32)
 
 
 def train_dual_codebooks(semantic_x: np.ndarray, collaborative_x: np.ndarray, config: FlexCodeConfig, seed: int,
@@ -489,7 +516,7 @@ class FlexCode(Recommender):
         ranks = torch.empty_like(self.popularity_order)
         ranks[self.popularity_order] = torch.arange(counts.shape[0], device=self.device)
         self.popularity_bin = (ranks * cfg.popularity_bins // counts.shape[0]).clamp(max=cfg.popularity_bins - 1)
-        self.router = PopularityRouter(4, cfg.router_hidden, cfg.router_temperature).to(self.device)
+        self.router = PopularityRouter(len(ROUTER_FEATURES), cfg.router_hidden, cfg.router_temperature).to(self.device)
         self.model = build_t5(cfg.generator, self.vocab.vocab_size).to(self.device)
         train_model = wrap(self.model)        # DistributedDataParallel under torchrun: both the T5
         train_router = wrap(self.router) if cfg.allocation == "learned" else None  # and the router

@@ -77,6 +77,60 @@ def test_load_balance_is_one_when_balanced_and_larger_when_collapsed():
     assert stratified_load_balance(collapsed, bins, 2).item() == pytest.approx(2 * 0.9)
 
 
+def _probs(alpha: torch.Tensor) -> torch.Tensor:
+    return torch.stack([alpha, 1 - alpha], dim=1)
+
+
+def test_load_balance_does_not_penalise_head_on_collaborative_and_tail_on_semantic():
+    bins = torch.arange(5).repeat_interleave(20)                       # bin 0 = least popular
+    paper_like = torch.tensor([0.1, 0.3, 0.5, 0.7, 0.9]).repeat_interleave(20)
+    uniform = torch.full((100,), 0.5)
+    assert stratified_load_balance(_probs(paper_like), bins, 5) <= stratified_load_balance(_probs(uniform), bins, 5) + 1e-6
+    everything_collaborative = torch.full((100,), 0.9)                 # the global balance still binds
+    assert stratified_load_balance(_probs(everything_collaborative), bins, 5).item() == pytest.approx(1.8)
+
+
+def test_balance_and_smoothness_alone_keep_a_popularity_dependent_allocation():
+    """From a paper-like allocation (alpha 0.1 in the tail up to 0.9 at the head), gradient
+    descent on ``L_lb + L_smooth`` alone must not pull every bin to alpha = 1/2."""
+    n, n_bins = 100, 5
+    order = torch.arange(n)                                            # item i is the i-th least popular
+    bins = order * n_bins // n
+    logits = torch.linspace(-2.2, 2.2, n).requires_grad_()
+    optimizer = torch.optim.SGD([logits], lr=1.0)
+    for _ in range(500):
+        alpha = torch.sigmoid(logits)
+        loss = stratified_load_balance(_probs(alpha), bins, n_bins) + local_smoothness(alpha, order)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    alpha = torch.sigmoid(logits).detach()
+    means = torch.stack([alpha[bins == b].mean() for b in range(n_bins)])
+    assert means[-1] - means[0] > 0.5
+    assert (means - 0.5).abs().max() > 0.25
+
+
+def test_router_features_carry_distinct_information():
+    """No feature is a linear function of another after standardisation (the old inverse
+    density log(N / (1 + c)) was exactly minus the popularity)."""
+    from genrec_bench.data.split import leave_last_out
+    from genrec_bench.data.types import SequenceDataset, Sequences
+    from methods.flexcode import ROUTER_FEATURES, item_features
+    rng = np.random.default_rng(0)
+    n_items = 40
+    weights = 1.0 / np.arange(1, n_items + 1)
+    seqs = [list(rng.choice(np.arange(1, n_items + 1), size=int(rng.integers(4, 12)), p=weights / weights.sum()))
+            for _ in range(300)]
+    dataset = SequenceDataset(name="zipf", sequences=Sequences.from_lists(seqs),
+                              user_ids=np.array([f"u{u}" for u in range(300)]),
+                              item_ids=np.array(["<pad>"] + [f"i{i}" for i in range(1, n_items + 1)]))
+    splits = leave_last_out(dataset)
+    features = item_features(splits, rng.normal(size=(n_items + 1, 8)))
+    assert features.shape == (n_items + 1, len(ROUTER_FEATURES)) and not features[0].any()
+    corr = np.corrcoef(features[1:].T)
+    assert np.abs(corr[~np.eye(len(ROUTER_FEATURES), dtype=bool)]).max() < 0.95
+
+
 def test_local_smoothness_hand_case():
     alpha = torch.tensor([0.0, 1.0, 0.5])
     order = torch.tensor([0, 2, 1])                                  # popularity order: 0, 2, 1
