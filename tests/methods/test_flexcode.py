@@ -45,14 +45,30 @@ def test_soft_masks_hand_case_and_limit():
     assert torch.allclose(sem, torch.tensor([[0.0, 0, 0], [1, 1, 1]]), atol=1e-6)
 
 
-def test_hard_allocation_is_integral_and_sums_to_the_budget():
-    alpha = torch.linspace(0, 1, 101)
+def test_hard_allocation_rounds_alpha_L_halves_up():
+    alpha = torch.tensor([0.0, 0.16, 0.17, 0.5, 0.83, 0.84, 1.0])
+    # alpha L = 0, 0.48, 0.51, 1.5, 2.49, 2.52, 3
+    assert hard_allocation(alpha, 3).tolist() == [0, 0, 1, 2, 2, 3, 3]
+    assert hard_allocation(torch.tensor([0.5]), 4).item() == 2
     for budget in (3, 4, 5, 6):
-        n_cf = hard_allocation(alpha, budget)
+        n_cf = hard_allocation(torch.linspace(0, 1, 101), budget)
         assert n_cf.dtype == torch.int64 and n_cf.min() == 0 and n_cf.max() == budget
-        assert torch.all(n_cf + (budget - n_cf) == budget)
         assert torch.all(n_cf[1:] >= n_cf[:-1])                    # monotone in alpha
-    assert hard_allocation(torch.tensor([0.5]), 3).item() == 2      # halves round up (Fix at L=3)
+
+
+@pytest.mark.parametrize("budget", [3, 4])
+def test_an_items_id_takes_n_cf_collaborative_and_budget_minus_n_cf_semantic_codes(budget):
+    """Position codes below ``K`` are collaborative, the others semantic (``FlexVocabulary``)."""
+    k = 5
+    rng = np.random.default_rng(0)
+    codes = DualCodes(collaborative=rng.integers(k, size=(7, budget)), semantic=rng.integers(k, size=(7, budget)),
+                      diagnostics={})
+    vocab = FlexVocabulary(budget=budget, codebook_size=k, disambiguation=8)
+    for n in range(budget + 1):
+        position = vocab.item_position_codes(codes, np.full(6, n))
+        assert ((position < k).sum(1) == n).all()
+        assert (position[:, :n] == codes.collaborative[1:, :n]).all()
+        assert (position[:, n:] % k == codes.semantic[1:, :budget - n]).all()          # semantic levels 0..L-n-1
 
 
 def test_router_gradient_reaches_alpha_through_the_soft_masks():
@@ -108,6 +124,24 @@ def test_balance_and_smoothness_alone_keep_a_popularity_dependent_allocation():
     means = torch.stack([alpha[bins == b].mean() for b in range(n_bins)])
     assert means[-1] - means[0] > 0.5
     assert (means - 0.5).abs().max() > 0.25
+
+
+def test_allocation_distribution_is_binomial_with_mean_alpha_L():
+    from methods.flexcode import allocation_distribution
+    alpha = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    p = allocation_distribution(alpha, 3)
+    assert torch.allclose(p.sum(1), torch.ones(4))
+    assert torch.allclose(p[1], torch.tensor([27, 27, 9, 1]) / 64.0)
+    assert torch.allclose(p @ torch.arange(4.0), 3 * alpha)
+    assert p[0].tolist() == [1, 0, 0, 0] and p[3].tolist() == [0, 0, 0, 1]
+
+
+def test_hysteresis_keeps_an_id_near_the_rounding_boundary():
+    from methods.flexcode import hysteresis_allocation
+    previous = torch.tensor([1, 1, 1, 2])
+    alpha = torch.tensor([0.55, 0.60, 0.30, 0.05]) / 1.0               # alpha L = 1.65, 1.8, 0.9, 0.15
+    assert hysteresis_allocation(alpha, previous, 3, 0.25).tolist() == [1, 2, 1, 0]
+    assert hysteresis_allocation(alpha, previous, 3, 0.0).tolist() == [2, 2, 1, 0]
 
 
 def test_router_features_carry_distinct_information():
@@ -204,3 +238,101 @@ def test_dual_codebooks_restart_dead_codes_except_after_the_last_epoch():
                                       device=torch.device("cpu"))
     restarts = [entry["restarted_codes"] for entry in info["training"]]
     assert len(restarts) == 3 and restarts[0] > 0 and restarts[-1] == 0
+
+
+def _tiny_fit(method: str, tmp_path, monkeypatch, overrides: dict[str, str] | None = None, validator: bool = False):
+    monkeypatch.setenv("GENREC_CACHE", str(tmp_path))
+    splits = cyclic_splits_with_titles()
+    spec = get_method(method)
+    config = spec.make_config("smoke", {"codebook_size": "4", "disambiguation_tokens": "64", **(overrides or {})})
+    model = spec.recommender(config, device="cpu", seed=0)
+    report = model.fit(splits, Validator(Evaluator(n_items=splits.n_items), splits.valid) if validator else None)
+    return model, report, splits
+
+
+def _history_weights(model, splits, alpha: torch.Tensor, hard: bool = False):
+    """Per history token (``[B, H, 2L]``, CF levels then SEM levels of each item) its weight
+    (the embedding's scale, read off with unit embeddings) and its attention mask."""
+    history = torch.from_numpy(splits.valid.histories.padded(10, align="left")[:8])
+    embedding = model.model.get_input_embeddings()
+    saved = embedding.weight.data.clone()
+    embedding.weight.data.fill_(1.0)
+    try:
+        embeds, mask = model.encoder_inputs(history, alpha, hard=hard)
+    finally:
+        embedding.weight.data.copy_(saved)
+    shape = (history.shape[0], history.shape[1], 2 * model.config.budget)
+    return embeds[..., 0].reshape(shape), mask.reshape(shape), history
+
+
+@pytest.mark.parametrize("method,cf_weights,sem_weights", [("flexcode-cf-only", [1, 1, 1], [0, 0, 0]),
+                                                            ("flexcode-sid-only", [0, 0, 0], [1, 1, 1]),
+                                                            ("flexcode-fix", [1, 1, 0], [1, 0, 0])])
+def test_constant_variants_train_on_exact_hard_masks_and_attend_only_to_kept_tokens(method, cf_weights, sem_weights,
+                                                                                  tmp_path, monkeypatch):
+    model, _, splits = _tiny_fit(method, tmp_path, monkeypatch, {"training.max_epochs": "1"})
+    model.model.train()
+    weights, mask, history = _history_weights(model, splits, model.item_probabilities()[:, 0])
+    real = history > 0
+    expected = torch.tensor(cf_weights + sem_weights, dtype=weights.dtype)
+    assert torch.equal(weights[real], expected.expand(int(real.sum()), -1))        # exactly 0 or 1, no leak
+    assert torch.equal(mask[real], expected.long().expand(int(real.sum()), -1))    # dropped tokens never attend
+    assert not mask[~real].any()
+
+
+def test_learned_router_trains_on_the_masks_inference_uses_with_a_gradient(tmp_path, monkeypatch):
+    model, _, splits = _tiny_fit("flexcode", tmp_path, monkeypatch)
+    model.model.train()
+    model.router_active = True                                     # the router's epochs
+    alpha = model.item_probabilities()[:, 0]
+    train_weights, train_mask, _ = _history_weights(model, splits, alpha)
+    infer_weights, infer_mask, _ = _history_weights(model, splits, model.alpha, hard=True)
+    assert torch.equal(train_weights.detach(), infer_weights) and torch.equal(train_mask, infer_mask)
+    train_weights.sum().backward()                                 # straight-through: a gradient for the router
+    assert sum(float(p.grad.abs().sum()) for p in model.router.parameters()) > 0
+
+
+def test_validation_and_test_decode_the_ids_of_the_selected_training_epoch(tmp_path, monkeypatch):
+    """Spy on the T5's training passes and on every validation: each validation decodes the
+    IDs of the epoch it scores, and after ``fit`` the IDs are the selected epoch's."""
+    import methods.flexcode as flexcode
+    from transformers import T5ForConditionalGeneration
+    trained: list[np.ndarray] = []                                 # the IDs at each training pass
+    validated: list[tuple[int, np.ndarray]] = []                   # (training passes so far, the IDs)
+    holder = {}
+    forward = T5ForConditionalGeneration.forward
+
+    def spy_forward(self, *args, **kwargs):
+        if self.training and "model" in holder:
+            trained.append(holder["model"].position_codes.copy())
+        return forward(self, *args, **kwargs)
+
+    real_selection = flexcode.selection_validator
+
+    def spy_selection(validator, training, seed, extra):
+        inner = real_selection(validator, training, seed, extra)
+
+        def call(model):
+            validated.append((len(trained), model.position_codes.copy()))
+            return inner(model)
+        return call
+
+    monkeypatch.setattr(T5ForConditionalGeneration, "forward", spy_forward)
+    monkeypatch.setattr(flexcode, "selection_validator", spy_selection)
+    real_init = flexcode.FlexCode.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        holder["model"] = self
+    monkeypatch.setattr(flexcode.FlexCode, "__init__", init)
+    # a fast router so that allocations change between epochs
+    model, report, _ = _tiny_fit("flexcode", tmp_path, monkeypatch, {
+        "training.max_epochs": "4", "training.patience": "4", "router_epochs": "4", "router_lr": "0.5",
+        "allocation_hysteresis": "0.0"}, validator=True)
+    assert len(validated) == 4 and report.best_epoch is not None
+    assert any(not np.array_equal(validated[0][1], ids) for _, ids in validated[1:])   # the IDs did move
+    for passes, ids in validated:
+        assert np.array_equal(ids, trained[passes - 1])            # the IDs of the epoch's last training pass
+    assert np.array_equal(model.position_codes, validated[report.best_epoch - 1][1])
+    changes = [e.get("allocation_changed") for e in report.epochs]
+    assert all(0.0 <= c <= 1.0 for c in changes[1:]) and any(c > 0 for c in changes[1:])
