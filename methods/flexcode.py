@@ -632,8 +632,11 @@ class FlexCode(Recommender):
         validator = selection_validator(validator, training, self.seed, extra)
 
         def train_epoch(epoch: int) -> dict:
-            self.router_active = cfg.allocation == "learned" and epoch <= cfg.router_epochs
-            changed = self.refresh_allocation() if self.router_active or epoch == 1 else 0.0
+            learned = cfg.allocation == "learned"
+            self.router_active = learned and epoch <= cfg.router_epochs
+            # the first frozen epoch takes the allocation of the router's last epoch
+            changed = (self.refresh_allocation() if epoch == 1 or (learned and epoch <= cfg.router_epochs + 1)
+                       else 0.0)
             rows, ends = training_samples(train, training, rng)
             totals, steps = {"loss": 0.0, "arg": 0.0, "lb": 0.0, "smooth": 0.0}, 0
             for batch, factor in scheduled_steps(epoch_batches(ends, training, rng), epoch, training, clock):

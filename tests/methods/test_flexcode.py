@@ -336,3 +336,13 @@ def test_validation_and_test_decode_the_ids_of_the_selected_training_epoch(tmp_p
     assert np.array_equal(model.position_codes, validated[report.best_epoch - 1][1])
     changes = [e.get("allocation_changed") for e in report.epochs]
     assert all(0.0 <= c <= 1.0 for c in changes[1:]) and any(c > 0 for c in changes[1:])
+
+
+def test_the_frozen_allocation_is_the_one_the_trained_router_gives(tmp_path, monkeypatch):
+    """After the router's epochs (smoke: 1 of 2) the IDs follow the trained router, not the
+    allocation its first epoch started from."""
+    model, report, _ = _tiny_fit("flexcode", tmp_path, monkeypatch, {"router_lr": "0.5",
+                                                                     "allocation_hysteresis": "0.0"})
+    assert [e["router_active"] for e in report.epochs] == [True, False]
+    assert report.epochs[1]["allocation_changed"] > 0                 # the router moved in epoch 1
+    assert torch.equal(model.n_cf, hard_allocation(model.router_alpha, model.config.budget))
