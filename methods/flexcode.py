@@ -636,7 +636,7 @@ class FlexCode(Recommender):
             self.router_active = learned and epoch <= cfg.router_epochs
             # the first frozen epoch takes the allocation of the router's last epoch
             changed = (self.refresh_allocation() if epoch == 1 or (learned and epoch <= cfg.router_epochs + 1)
-                       else 0.0)
+                       else self.install_ids_if_stale())
             rows, ends = training_samples(train, training, rng)
             totals, steps = {"loss": 0.0, "arg": 0.0, "lb": 0.0, "smooth": 0.0}, 0
             for batch, factor in scheduled_steps(epoch_batches(ends, training, rng), epoch, training, clock):
@@ -763,6 +763,13 @@ class FlexCode(Recommender):
         state.initialised.fill_(True)
         self.install_ids()
         return changed
+
+    def install_ids_if_stale(self) -> float:
+        """Install the held allocation's IDs unless they are installed (a resumed run holds
+        the checkpoint's allocation but has built no IDs yet); 0.0, the share reallocated."""
+        if getattr(self, "n_cf", None) is None or not torch.equal(self.n_cf, self.allocation.n_cf):
+            self.install_ids()
+        return 0.0
 
     def install_ids(self) -> None:
         """Every item's ID, target tokens and the trie from the held allocation; ``alpha`` =

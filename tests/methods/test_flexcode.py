@@ -346,3 +346,31 @@ def test_the_frozen_allocation_is_the_one_the_trained_router_gives(tmp_path, mon
     assert [e["router_active"] for e in report.epochs] == [True, False]
     assert report.epochs[1]["allocation_changed"] > 0                 # the router moved in epoch 1
     assert torch.equal(model.n_cf, hard_allocation(model.router_alpha, model.config.budget))
+
+
+def test_a_resumed_fit_continues_on_the_checkpointed_allocation(tmp_path, monkeypatch):
+    """Resuming after the router's epochs (smoke: 1) rebuilds the IDs from the checkpoint's
+    allocation and ends where an uninterrupted fit ends."""
+    import methods.flexcode as flexcode
+    overrides = {"router_lr": "0.5", "training.max_epochs": "3"}
+    uninterrupted, _, splits = _tiny_fit("flexcode", tmp_path / "a", monkeypatch, overrides)
+    real_steps = flexcode.scheduled_steps
+
+    def stop_in_epoch_3(batches, epoch, training, clock):
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return real_steps(batches, epoch, training, clock)
+    monkeypatch.setattr(flexcode, "scheduled_steps", stop_in_epoch_3)
+    monkeypatch.setenv("GENREC_CACHE", str(tmp_path / "b"))
+    spec = get_method("flexcode")
+    config = spec.make_config("smoke", {"codebook_size": "4", "disambiguation_tokens": "64", **overrides})
+    interrupted = spec.recommender(config, device="cpu", seed=0)
+    interrupted.checkpoint_path = tmp_path / "checkpoint.pt"
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(splits, None)                               # checkpointed after epoch 2
+    monkeypatch.setattr(flexcode, "scheduled_steps", real_steps)
+    resumed = spec.recommender(config, device="cpu", seed=0)
+    resumed.checkpoint_path = tmp_path / "checkpoint.pt"
+    report = resumed.fit(splits, None)                              # epoch 3 only
+    assert [e["epoch"] for e in report.epochs] == [1, 2, 3]
+    assert np.array_equal(resumed.position_codes, uninterrupted.position_codes)
