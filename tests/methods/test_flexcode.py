@@ -295,8 +295,9 @@ def test_learned_router_trains_on_the_masks_inference_uses_with_a_gradient(tmp_p
 def test_validation_and_test_decode_the_ids_of_the_selected_training_epoch(tmp_path, monkeypatch):
     """Spy on the T5's training passes and on every validation: each validation decodes the
     IDs of the epoch it scores, and after ``fit`` the IDs are the selected epoch's."""
-    import methods.flexcode as flexcode
     from transformers import T5ForConditionalGeneration
+
+    import methods.flexcode as flexcode
     trained: list[np.ndarray] = []                                 # the IDs at each training pass
     validated: list[tuple[int, np.ndarray]] = []                   # (training passes so far, the IDs)
     holder = {}

@@ -7,8 +7,6 @@ from __future__ import annotations
 import types
 
 import numpy as np
-import pytest
-import torch
 
 import methods.flexcode as flexcode
 from genrec_bench.data.split import SequenceSplits, leave_last_out
@@ -81,13 +79,11 @@ def fit_on_catalogue(monkeypatch, tmp_path, overrides: dict[str, str]):
 
 
 def test_router_gives_head_bins_more_collaborative_tokens_than_tail_bins(monkeypatch, tmp_path):
-    torch.set_num_threads(1)
     model, report, head = fit_on_catalogue(monkeypatch, tmp_path, {
         "router_epochs": "12", "training.max_epochs": "12", "training.training_prefixes": "all",
         "training.lr": "3e-3"})
     n_cf = model.n_cf.cpu().numpy()
     head_tokens, tail_tokens = n_cf[head[1:]].mean(), n_cf[~head[1:]].mean()
     bins = report.extra["allocation"]                                 # least popular first
-    print(head_tokens, tail_tokens, bins, [e.get("arg") for e in report.epochs])
     assert bins[-1]["mean_collaborative_tokens"] - bins[0]["mean_collaborative_tokens"] >= 0.5
     assert head_tokens - tail_tokens >= 0.5
