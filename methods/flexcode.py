@@ -726,7 +726,8 @@ class FlexCode(Recommender):
         ``d/d alpha = L E_{Binomial(L - 1, alpha)}[CE_{m+1} - CE_m]`` moves each item towards
         the allocations whose IDs the T5 generates better. Training the T5 on every
         allocation equally keeps that comparison fair: trained only on the likelier
-        allocation, the T5 would make it the easier one."""
+        allocation, the T5 would make it the easier one. The returned value is the T5's
+        mean cross-entropy (the router's term adds its gradient, not its value)."""
         cfg: FlexCodeConfig = self.config
         embeds, mask = self.encoder_inputs(history, alpha)
         vocab = self.vocab.vocab_size
@@ -744,7 +745,8 @@ class FlexCode(Recommender):
         per_target = F.cross_entropy(logits.transpose(1, 2), labels, reduction="none").mean(1)   # [(L + 1) B]
         per_target = per_target.reshape(copies, -1).T                                        # [B, L + 1]
         weights = allocation_distribution(alpha[targets - 1], cfg.budget)                 # [B, L + 1]
-        return per_target.mean(1).mean() + (weights * per_target.detach()).sum(1).mean()
+        routed = (weights * per_target.detach()).sum(1).mean()
+        return per_target.mean(1).mean() + (routed - routed.detach())    # the value: the T5's mean
 
     def refresh_allocation(self) -> float | None:
         """Set the allocation from the router (rounded; with hysteresis once there is one) and
