@@ -81,14 +81,14 @@ Assumptions (values and choices the paper leaves open; every one is a config fie
   standardised over items;
 * Fix (50/50 split): ``alpha = 0.5`` for every item, router off; ``n_cf = round(L / 2)``
   with halves rounded up (2 of 3 tokens collaborative at ``L = 3``);
-* the generator and its training as TIGER's in each profile (``training``, the shared
-  generator-training config), so that FlexCode and TIGER differ in their IDs under the same
-  budget (and in TIGER's cpu profile appending the P5 data's brand/category codes to the
+* the generator and its training as TIGER's in each profile (the ``cpu`` profile's bf16
+  autocast for the T5's training passes, its cosine over 150 epochs and patience of 10
+  validations included, measured in ``methods/tiger.py``), so that FlexCode and TIGER differ
+  in their IDs under the same budget (and in TIGER's cpu profile appending the P5 data's brand/category codes to the
   text embedding, which FlexCode's does not yet); the router's rate follows the same
   schedule as the T5's (each scaled from its own base rate); lambda_ARG = 1.
 
-Measured results: the run records under ``results/runs/*/flexcode*`` (the ones before the
-router learned from generation show it failing to separate head from tail).
+Measured results: the run records under ``results/runs/*/flexcode*``.
 
 Variants as methods: ``flexcode-sid-only``, ``flexcode-cf-only``, ``flexcode-fix``,
 ``flexcode-no-align``; Table 4's budgets with ``--set budget=4``.

@@ -1,6 +1,8 @@
-"""FlexCode: its losses on hand-checked cases, the token layout, the allocation's contract
-(gradient through the soft masks in training; integral, summing to L at inference; unique
-IDs), the variants, and a tiny fit + recommend."""
+"""FlexCode: its losses on hand-checked cases (the load balance across popularity bins
+included), the router's features, the token layout, the allocation's contract (rounding,
+hysteresis, exact 0/1 masks in training as at inference with a straight-through gradient,
+masked tokens out of attention), the IDs validation and test decode (the selected epoch's,
+also after a resume), the variants, and a tiny fit + recommend."""
 
 from __future__ import annotations
 
