@@ -29,63 +29,66 @@ lambda_smooth L_smooth``. Paper defaults: ``K = 512``, ``d = 64``, ``lambda_alig
 Assumptions (values and choices the paper leaves open; every one is a config field):
 * schedule: two stages instead of one joint optimisation. Stage 1 trains both RQ-VAEs and
   the alignment jointly (``L_SCL + L_CCL + lambda_align L_CCA``); stage 2 trains the router
-  and the generator jointly (``lambda_ARG L_ARG + lambda_lb L_lb + lambda_smooth L_smooth``)
-  on the frozen codes. The generator's targets are discrete codes; letting them move under
-  the generator is what ETEGRec's alternation exists for, and the paper does not say how
-  FlexCode handles it. The allocation (and so every item's ID and the trie) is recomputed
-  from the router after every epoch;
-* the router's gradient comes from ``L_ARG`` through the soft masks on the *history* side:
-  the encoder reads, for each history item, its ``L`` collaborative and ``L`` semantic
-  tokens with their embeddings multiplied by the masks (hard 0/1 masks at inference). The
-  target side uses the rounded allocation;
+  and the generator (``lambda_ARG L_ARG + lambda_lb L_lb + lambda_smooth L_smooth``) on the
+  frozen codes. The generator's targets are discrete codes; letting them move under the
+  generator is what ETEGRec's alternation exists for, and the paper does not say how
+  FlexCode handles it;
+* the router learns from generation during the first ``router_epochs`` epochs of stage 2,
+  then it is frozen with its allocation. In those epochs the T5 learns every target's ID
+  under every allocation ``m = 0..L`` (mean cross-entropy), and the router minimises the
+  expected cross-entropy of the target's ID under ``m ~ Binomial(L, alpha)`` (mean
+  ``alpha L``, the paper's soft token count), the cross-entropies held fixed: its gradient
+  moves each item towards the allocations whose IDs the T5 generates better. Training the
+  T5 on every allocation equally keeps the comparison fair (a T5 trained on the likelier
+  allocation makes it the easier one, and the router never leaves its start). Afterwards
+  the T5 trains on the frozen IDs alone;
+* IDs: an item's ID under each allocation is fixed once (the disambiguation code is its
+  rank among the items with the same codes under that allocation, and IDs under different
+  allocations never share codes), so a reallocation changes which ID an item uses, never
+  another item's. The allocation is set before each epoch (and held, with the checkpoint,
+  as a buffer), the epoch trains on it, its validation decodes with it, and the selected
+  epoch's allocation is restored with its weights: validation and test decode the IDs the
+  T5 trained on. A new allocation keeps an item's ``n_cf`` while ``alpha L`` is within
+  ``1/2 + allocation_hysteresis`` tokens of it; the share of items that changed is
+  recorded per epoch (``allocation_changed``);
+* masks: the encoder reads, for each history item, its ``L`` collaborative and ``L``
+  semantic tokens times 0/1 masks of the allocation (the first ``n_cf`` and the first
+  ``L - n_cf``), in training as at inference, and masked tokens are kept out of attention.
+  While the router learns, the paper's sigmoid masks (sharpness ``kappa``) give the
+  gradient through a straight-through estimator;
+* ``L_lb`` ("stratified load balancing across popularity bins"): popularity quintiles by
+  training count; the Switch-Transformer term ``2 sum_e f_e P_e`` with ``f_e`` (the share
+  routed to expert ``e`` by argmax) and ``P_e`` (the mean probability) averaged over bins,
+  each bin weighing the same. We read the balance as global across the bins, not inside
+  each one: head bins on the collaborative codebook and tail bins on the semantic one cost
+  no more than 50/50 everywhere, while a collapse onto one codebook is penalised. The
+  paper gives no ``lambda_lb``; 1.0 here, so that the balance can hold the generation
+  signal of the head from pulling the tail along through the shared router. ``L_smooth``:
+  mean squared difference of ``alpha`` between items adjacent in popularity order;
 * ``d = 64`` is the latent size of both RQ-VAEs and of the collaborative SASRec embedding;
   RQ-VAE MLPs as TIGER's (hidden 512-256-128), beta 0.25, k-means initialisation, dead-code
   restarts;
 * CCA: projection heads are linear maps to 64 dimensions, cosine similarity, tau = 0.1;
-* router: MLP 4 -> 32 -> 2 (ReLU), softmax temperature 1; mask sharpness kappa = 0.25;
-* features without global timestamps (the P5 files have none): "age" = how early the item
-  appears in the users' training sequences (1 - mean relative position); inverse density =
-  ``log(n_users / (1 + count))``; "embedding variance" = variance of the components of the
-  item's collaborative embedding (the paper's variance across training is not recorded by
-  the SASRec stage). Each feature is standardised over items;
-* ``L_lb``: per popularity quintile (by training count), the Switch-Transformer balance term
-  ``2 * sum_e f_e P_e`` (f = share of the bin's items routed to expert e by argmax, P = mean
-  probability); averaged over bins, weight 0.01. ``L_smooth``: mean squared difference of
-  ``alpha`` between items adjacent in popularity order;
+* router: MLP 4 -> 32 -> 2 (ReLU), softmax temperature 1, learning rate 1e-2, ten epochs;
+  mask sharpness kappa = 0.25; hysteresis 0.25 tokens;
+* router features (``item_features``; the P5 files have no timestamps): popularity
+  ``log(1 + count)``; age, how early the item appears in the users' training sequences
+  (1 - mean relative position); user sparsity, minus the mean log length of the training
+  sequences the item occurs in (standing in for the paper's inverse interaction density,
+  which without timestamps is ``log(N / (1 + count))``, exactly minus the popularity); and
+  embedding variance, the variance of the components of the item's collaborative embedding
+  (the paper's variance across training is not recorded by the SASRec stage). Each is
+  standardised over items;
 * Fix (50/50 split): ``alpha = 0.5`` for every item, router off; ``n_cf = round(L / 2)``
   with halves rounded up (2 of 3 tokens collaborative at ``L = 3``);
 * the generator and its training as TIGER's in each profile (the ``cpu`` profile's bf16
   autocast for the T5's training passes, its cosine over 150 epochs and patience of 10
   validations included, measured in ``methods/tiger.py``), so that FlexCode and TIGER differ
-  in their IDs under the same budget (and in TIGER's cpu profile appending the P5 data's
-  brand/category codes to the text embedding, which FlexCode's does not yet); the router's
-  rate follows the same schedule as the T5's (each scaled from its own base rate);
-  lambda_ARG = 1.
+  in their IDs under the same budget (and in TIGER's cpu profile appending the P5 data's brand/category codes to the
+  text embedding, which FlexCode's does not yet); the router's rate follows the same
+  schedule as the T5's (each scaled from its own base rate); lambda_ARG = 1.
 
-Measured with the ``cpu`` profile (seed 0, clean 37292af, one thread beside another run):
-* Beauty (``cpu-seed0-888bf352c7``): 5,318 s in all (SASRec 8 min, dual codebooks 3.5 min,
-  generator 75 min). The budget ended it at epoch 81: an epoch costs 35 s, plus 75 s of
-  validation every 4 epochs. Best validation NDCG@10 0.0250 (epoch 72), test 0.0183,
-  head 0.0402 / tail 0.0015. TIGER under the same generator recipe: 0.0176 (p = 0.34, not
-  significant). LETTER: 0.0222. ETEGRec: 0.0260.
-* Sports (``cpu-seed0-888bf352c7``): 5,708 s, budget-ended at epoch 53, best validation
-  0.0170 (epoch 52), test 0.0129. TIGER's older cpu configuration (``8e04394b84``): 0.0101.
-* Scientific (``cpu-seed0-888bf352c7``, clean 4417ee8, real item text): 2,741 s, the cosine
-  over 150 epochs completed; best validation 0.0508 (epoch 116), test 0.0375.
-* Beauty variants under the same budget (``compare-amazon2014-beauty-cpu-flexcode-variants``),
-  test NDCG@10: Fix 0.0205 > CF-only 0.0193 > full 0.0183 > SID-only 0.0118. Fix is
-  significantly best (Holm-adjusted p: 0.035 vs CF-only, 2.7e-4 vs the full model). The
-  paper's order (full > Fix > SID-only > CF-only) is not reproduced here; Beauty's item text
-  is a proxy, which handicaps the semantic codebook.
-* The router does not separate head from tail. Its mean alpha is 0.49-0.51 in every
-  popularity bin on all three datasets. The likely cause is ``L_lb`` as read here, a balance
-  *within* each bin. Its minimum puts each bin's median alpha at 1/2, so only the
-  ``L_ARG`` gradient through the soft masks can tilt a whole bin, and under this budget it
-  does not. At ``L = 3``, alpha near 1/2 sits on the rounding boundary. Items therefore
-  switch between 1 and 2 collaborative tokens from epoch to epoch, which changes their IDs
-  under the generator. On Beauty the mean over items moved between 1.33 and 1.65, and
-  validation NDCG@10 jumped around with it: 0.0237 at epoch 32 (mean 1.65), then 0.0151 at
-  epoch 36 (mean 1.35).
+Measured results: the run records under ``results/runs/*/flexcode*``.
 
 Variants as methods: ``flexcode-sid-only``, ``flexcode-cf-only``, ``flexcode-fix``,
 ``flexcode-no-align``; Table 4's budgets with ``--set budget=4``.
@@ -96,6 +99,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -158,9 +162,13 @@ class FlexCodeConfig:
     router_hidden, router_temperature, mask_sharpness: the router and its soft masks.
     lambda_arg, lambda_lb, lambda_smooth, popularity_bins: stage-2 objective.
     disambiguation_tokens: size of the disambiguation level (the most items one ID may
-        have to separate; an allocation that needs more is an error).
+        have to separate under any allocation; codes that need more are an error).
     router_lr: the router's learning rate (the generator uses ``training.lr``); the
         schedule of ``training`` scales both rates by the same factor.
+    router_epochs: the epochs of stage 2 in which the router learns; then it and the
+        allocation are frozen.
+    allocation_hysteresis: an item keeps its ``n_cf`` while ``alpha L`` is within
+        ``1/2 +`` this many tokens of it (0 = plain rounding).
     collaborative, text, generator: the embeddings and the T5.
     training: the generator's training, validation and decoding, as TIGER's.
     """
@@ -181,11 +189,13 @@ class FlexCodeConfig:
     router_temperature: float = 1.0
     mask_sharpness: float = 0.25
     lambda_arg: float = 1.0
-    lambda_lb: float = 0.01
+    lambda_lb: float = 1.0
     lambda_smooth: float = 0.01
     popularity_bins: int = 5
     disambiguation_tokens: int = 512
-    router_lr: float = 1e-3
+    router_lr: float = 1e-2
+    allocation_hysteresis: float = 0.25
+    router_epochs: int = 10
     collaborative: CollaborativeEmbeddingConfig = field(default_factory=lambda: CollaborativeEmbeddingConfig(dim=64))
     text: TextEmbeddingConfig = field(default_factory=TextEmbeddingConfig)
     generator: T5GeneratorConfig = field(default_factory=T5GeneratorConfig)
@@ -193,12 +203,14 @@ class FlexCodeConfig:
 
     def __post_init__(self) -> None:
         checks.positive_ints(self, "budget", "codebook_size", "latent_dim", "tokenizer_batch_size",
-                             "tokenizer_epochs", "projection_dim", "router_hidden", "popularity_bins", "disambiguation_tokens")
+                             "tokenizer_epochs", "projection_dim", "router_hidden", "popularity_bins", "disambiguation_tokens",
+                             "router_epochs")
         checks.one_of(self, "allocation", ALLOCATIONS)
         for name in ("lambda_align", "lambda_arg", "lambda_lb", "lambda_smooth", "beta"):
             checks.in_range(self, name, 0.0, 1000.0)
         for name in ("align_temperature", "router_temperature", "mask_sharpness"):
             checks.in_range(self, name, 1e-6, 1000.0)
+        checks.in_range(self, "allocation_hysteresis", 0.0, 0.49)
         for name in ("tokenizer_lr", "router_lr"):
             checks.in_range(self, name, 1e-12, 10.0)
 
@@ -214,7 +226,7 @@ _CPU_GENERATOR = T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_deco
 PROFILES = {
     "smoke": FlexCodeConfig(
         codebook_size=16, latent_dim=8, rq_hidden=(32,), tokenizer_epochs=3, projection_dim=8,
-        disambiguation_tokens=2048,
+        disambiguation_tokens=2048, router_epochs=1,
         collaborative=CollaborativeEmbeddingConfig(dim=8, n_layers=1, max_len=20, max_epochs=1, patience=1),
         generator=_SMOKE_GENERATOR,
         training=GeneratorTrainingConfig(max_history=10, training_prefixes="one-random", lr=1e-3,
@@ -248,24 +260,63 @@ def soft_token_masks(alpha: torch.Tensor, budget: int, sharpness: float) -> tupl
             torch.sigmoid((budget - n_cf - t + 0.5) / sharpness))
 
 
+def hard_token_masks(n_cf: torch.Tensor, budget: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """0/1 masks ``([n, L], [n, L])``: the first ``n_cf`` collaborative and the first
+    ``L - n_cf`` semantic token positions of every item."""
+    t = torch.arange(budget, device=n_cf.device)
+    return (t < n_cf.unsqueeze(1)).float(), (t < (budget - n_cf).unsqueeze(1)).float()
+
+
+def straight_through_masks(n_cf: torch.Tensor, alpha: torch.Tensor, budget: int,
+                           sharpness: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hard masks of ``n_cf`` in the forward pass (what inference uses), the gradient of
+    the soft masks of ``alpha`` in the backward pass (straight-through estimator)."""
+    soft = soft_token_masks(alpha, budget, sharpness)
+    hard = hard_token_masks(n_cf, budget)
+    return tuple(h.to(s.dtype) + (s - s.detach()) for h, s in zip(hard, soft, strict=True))  # exactly h
+
+
 def hard_allocation(alpha: torch.Tensor, budget: int) -> torch.Tensor:
     """int64 ``[n]`` collaborative tokens per item: ``alpha L`` rounded, halves up; the
     semantic codebook supplies the other ``L - n_cf``."""
     return torch.floor(alpha * budget + 0.5).long().clamp(0, budget)
 
 
+def hysteresis_allocation(alpha: torch.Tensor, previous: torch.Tensor, budget: int, margin: float) -> torch.Tensor:
+    """int64 ``[n]``: ``previous`` where ``alpha L`` lies within ``1/2 + margin`` tokens of it,
+    ``alpha L`` rounded elsewhere; an item at the rounding boundary keeps its ID."""
+    keep = (alpha * budget - previous.to(alpha.dtype)).abs() <= 0.5 + margin
+    return torch.where(keep, previous, hard_allocation(alpha, budget))
+
+
+def allocation_distribution(alpha: torch.Tensor, budget: int) -> torch.Tensor:
+    """``[n, L + 1]``: ``Binomial(L, alpha)``, the probability of ``m`` collaborative tokens
+    when each of the ``L`` positions is collaborative with probability ``alpha``: its mean is
+    the soft count ``alpha L``, its mode ``alpha L`` rounded (up to ties), and it is
+    differentiable in ``alpha``."""
+    m = torch.arange(budget + 1, device=alpha.device, dtype=alpha.dtype)
+    choose = torch.tensor([math.comb(budget, int(k)) for k in range(budget + 1)], device=alpha.device,
+                          dtype=alpha.dtype)
+    a = alpha.unsqueeze(1)
+    return choose * a.pow(m) * (1 - a).pow(budget - m)
+
+
 def stratified_load_balance(probs: torch.Tensor, bins: torch.Tensor, n_bins: int) -> torch.Tensor:
-    """``L_lb``: mean over popularity bins of ``E * sum_e f_e P_e`` for ``probs [n, E]``
-    (``f`` = share routed to expert ``e`` by argmax in the bin, ``P`` = mean probability);
-    1 at perfect balance in every bin."""
+    """``L_lb``: the Switch balance ``E * sum_e f_e P_e`` over bin-averaged usage, for ``probs
+    [n, E]``: ``f_e`` and ``P_e`` are the means over popularity bins of the bin's share routed
+    to expert ``e`` by argmax and of its mean probability of ``e`` (every bin weighs the same,
+    whatever its size). 1 when the bins together use every expert equally, however each bin
+    splits: head bins on one codebook and tail bins on the other cost no more than 50/50 in
+    every bin (the module docstring states this reading)."""
     experts = probs.shape[1]
     routed = F.one_hot(probs.argmax(1), experts).to(probs.dtype)
-    terms = []
+    shares, means = [], []
     for b in range(n_bins):
         member = bins == b
         if bool(member.any()):
-            terms.append(experts * (routed[member].mean(0) * probs[member].mean(0)).sum())
-    return torch.stack(terms).mean()
+            shares.append(routed[member].mean(0))
+            means.append(probs[member].mean(0))
+    return experts * (torch.stack(shares).mean(0) * torch.stack(means).mean(0)).sum()
 
 
 def local_smoothness(alpha: torch.Tensor, popularity_order: torch.Tensor) -> torch.Tensor:
@@ -299,22 +350,38 @@ class PopularityRouter(nn.Module):
         return torch.softmax(self.net(features) / self.temperature, dim=1)
 
 
+ROUTER_FEATURES = ("popularity", "age", "user_sparsity", "embedding_variance")
+
+
 def item_features(splits: SequenceSplits, cf_table: np.ndarray) -> np.ndarray:
-    """float32 ``[n_items + 1, 4]``: standardised log frequency, age, inverse density and
-    embedding variance of every item (row 0 = padding, zeros); see the module docstring."""
+    """float32 ``[n_items + 1, 4]`` router features (row 0 = padding, zeros), each
+    standardised over items, in the order of ``ROUTER_FEATURES``:
+
+    * popularity: ``log(1 + c)``, ``c`` = the item's training interactions;
+    * age: how early the item appears in the users' training sequences, ``1 - `` the mean
+      relative position of its occurrences (0 = only at the ends of sequences, 1 = only at
+      the starts), a stand-in for the time since introduction (the data has no timestamps);
+    * user sparsity: minus the mean log length of the training sequences the item occurs
+      in, high for an item whose users have few interactions. It stands in for the paper's
+      inverse interaction density, which without timestamps is ``log(N / (1 + c))``, exactly
+      minus the standardised popularity;
+    * embedding variance: the variance of the components of the item's collaborative
+      embedding.
+    """
     train = splits.train
     n = splits.n_items
     counts = splits.train_item_counts().astype(np.float64)                    # [n + 1]
     lengths = train.lengths
+    occurrence_length = np.repeat(lengths, lengths)
     position = np.arange(train.items.shape[0]) - np.repeat(train.offsets[:-1], lengths)
-    relative = position / np.maximum(np.repeat(lengths, lengths) - 1, 1)
-    position_sum = np.bincount(train.items, weights=relative, minlength=n + 1)
-    age = 1.0 - position_sum / np.maximum(counts, 1)
-    raw = np.stack([np.log1p(counts), age, np.log(len(train) / (1.0 + counts)),
-                    cf_table.astype(np.float64).var(axis=1)], axis=1)
+    relative = position / np.maximum(occurrence_length - 1, 1)
+    age = 1.0 - np.bincount(train.items, weights=relative, minlength=n + 1) / np.maximum(counts, 1)
+    log_length = np.bincount(train.items, weights=np.log(occurrence_length), minlength=n + 1)
+    user_sparsity = -log_length / np.maximum(counts, 1)
+    raw = np.stack([np.log1p(counts), age, user_sparsity, cf_table.astype(np.float64).var(axis=1)], axis=1)
     body = raw[1:]
     standardised = (body - body.mean(0)) / np.maximum(body.std(0), 1e-8)
-    return np.vstack([np.zeros((1, 4)), standardised]).astype(np.float32)
+    return np.vstack([np.zeros((1, len(ROUTER_FEATURES))), standardised]).astype(np.float32)
 
 
 def train_dual_codebooks(semantic_x: np.ndarray, collaborative_x: np.ndarray, config: FlexCodeConfig, seed: int,
@@ -457,8 +524,36 @@ class FlexVocabulary:
         return np.where(p < n, np.take_along_axis(cf, np.broadcast_to(p, cf.shape), axis=1),
                         self.k * (sem_level + 1) + sem_code)
 
+    def allocation_ids(self, codes: DualCodes) -> tuple[np.ndarray, int]:
+        """Every item's full ID under every allocation: (int64 ``[L + 1, n_items, L + 1]``, the
+        largest disambiguation group). Entry ``[m, i]`` = item ``i``'s position codes with
+        ``n_cf = m``, then its rank among the items whose codes under ``m`` are the same.
+
+        IDs under different ``n_cf`` never share a body (position ``min(n_cf)`` is collaborative
+        in one and semantic in the other), so the IDs of any allocation are unique, and an
+        item's ID under ``m`` never depends on the other items' allocations.
+        """
+        n = codes.collaborative.shape[0] - 1
+        tables, largest = [], 0
+        for m in range(self.budget + 1):
+            full, size = add_dedup_level(self.item_position_codes(codes, np.full(n, m, dtype=np.int64)))
+            tables.append(full)
+            largest = max(largest, size)
+        return np.stack(tables), largest
+
 
 # --- the method --------------------------------------------------------------------------------
+
+class AllocationState(nn.Module):
+    """The allocation the current IDs are built from, ``n_cf`` int64 ``[n_items]``, held as a
+    buffer so that the epoch loop checkpoints it and restores the selected epoch's allocation
+    together with that epoch's weights."""
+
+    def __init__(self, n_items: int) -> None:
+        super().__init__()
+        self.register_buffer("n_cf", torch.zeros(n_items, dtype=torch.long))
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+
 
 @register_method("flexcode", config=FlexCodeConfig, profiles=PROFILES)
 class FlexCode(Recommender):
@@ -468,41 +563,80 @@ class FlexCode(Recommender):
 
     def fit(self, splits: SequenceSplits, validator: Validator | None = None) -> FitReport:
         cfg: FlexCodeConfig = self.config
-        training = cfg.training
         rng = seed_everything(self.seed)
         text_x, embedding_info = dataset_text_embeddings(splits.dataset, cfg.text, self.name)
         cf = collaborative_item_embeddings(splits, cfg.collaborative, seed=self.seed, device=self.device,
                                            validator=validator)
-        self.codes = build_dual_codes(text_x, cf.table, cfg, self.seed,
-                                      {"embeddings": embedding_info.get("content_key"),
-                                       "collaborative": cf.info["cache_file"]}, self.device)
+        codes = build_dual_codes(text_x, cf.table, cfg, self.seed,
+                                 {"embeddings": embedding_info.get("content_key"),
+                                  "collaborative": cf.info["cache_file"]}, self.device)
         seed_everything(self.seed)
+        self.build_generator(splits, codes, item_features(splits, cf.table))
+        report = self.train_generator(splits, validator, rng)
+        report.extra["dual_codebooks"] = codes.diagnostics
+        report.extra["semantic_ids"]["text_embeddings"] = embedding_info
+        report.extra["collaborative_embeddings"] = {k: v for k, v in cf.info.items() if k != "identity"}
+        return report
+
+    def build_generator(self, splits: SequenceSplits, codes: DualCodes, features: np.ndarray) -> None:
+        """Stage 2's parts from the frozen codes: vocabulary, every item's ID under every
+        allocation, router features and popularity bins, the router, the T5, the allocation.
+
+        Args:
+            codes: both codebooks' codes (row 0 = padding).
+            features: float32 ``[n_items + 1, 4]`` router features (``item_features``).
+        """
+        cfg: FlexCodeConfig = self.config
+        self.codes = codes
         self.vocab = FlexVocabulary(cfg.budget, cfg.codebook_size, cfg.disambiguation_tokens)
         self.position_tokens = [t.to(self.device) for t in self.vocab.position_tokens()]
         self.history_tokens = torch.from_numpy(np.concatenate([  # [n_items + 1, 2L]: all CF then all SEM tokens
-            self.vocab.cf_token(np.arange(cfg.budget), self.codes.collaborative),
-            self.vocab.sem_token(np.arange(cfg.budget), self.codes.semantic)], axis=1)).to(self.device)
+            self.vocab.cf_token(np.arange(cfg.budget), codes.collaborative),
+            self.vocab.sem_token(np.arange(cfg.budget), codes.semantic)], axis=1)).to(self.device)
         self.history_tokens[0] = 0
-        self.features = torch.from_numpy(item_features(splits, cf.table)).to(self.device)
+        self.id_table, self.dedup_size = self.vocab.allocation_ids(codes)      # [L + 1, n_items, L + 1]
+        if self.dedup_size > cfg.disambiguation_tokens:
+            raise ConfigError(f"flexcode: {self.dedup_size} items share one ID, more than the "
+                              f"{cfg.disambiguation_tokens} disambiguation tokens; raise "
+                              f"disambiguation_tokens, codebook_size or budget")
+        position_tokens = [t.cpu().numpy() for t in self.position_tokens]
+        tokens = np.stack([position_tokens[p][self.id_table[:, :, p]] for p in range(cfg.budget + 1)], axis=2)
+        pad = np.zeros((cfg.budget + 1, 1, cfg.budget + 1), dtype=np.int64)
+        self.allocation_tokens = torch.from_numpy(np.concatenate([pad, tokens], axis=1)).to(self.device)
+        self.features = torch.from_numpy(features).to(self.device)
         counts = torch.from_numpy(splits.train_item_counts()[1:]).to(self.device)
         self.popularity_order = torch.argsort(counts, stable=True)
         ranks = torch.empty_like(self.popularity_order)
         ranks[self.popularity_order] = torch.arange(counts.shape[0], device=self.device)
         self.popularity_bin = (ranks * cfg.popularity_bins // counts.shape[0]).clamp(max=cfg.popularity_bins - 1)
-        self.router = PopularityRouter(4, cfg.router_hidden, cfg.router_temperature).to(self.device)
+        self.router = PopularityRouter(features.shape[1], cfg.router_hidden, cfg.router_temperature).to(self.device)
         self.model = build_t5(cfg.generator, self.vocab.vocab_size).to(self.device)
+        self.allocation = AllocationState(splits.n_items).to(self.device)
+
+    def train_generator(self, splits: SequenceSplits, validator: Validator | None,
+                        rng: np.random.Generator) -> FitReport:
+        """Stage 2: the router and the T5 jointly, ``lambda_ARG L_ARG + lambda_lb L_lb +
+        lambda_smooth L_smooth``. Each epoch first fixes the allocation (with hysteresis) and
+        the IDs, trains on them, and is validated on them; the selected epoch's allocation is
+        restored with its weights, so validation and test decode the IDs the T5 trained on."""
+        cfg: FlexCodeConfig = self.config
+        training = cfg.training
         train_model = wrap(self.model)        # DistributedDataParallel under torchrun: both the T5
         train_router = wrap(self.router) if cfg.allocation == "learned" else None  # and the router
         optimizer = torch.optim.AdamW([
             {"params": self.model.parameters(), "lr": training.lr, "weight_decay": training.weight_decay},
             {"params": self.router.parameters(), "lr": cfg.router_lr, "weight_decay": 0.0}])
-        self.refresh_ids()
         train = splits.train
         schedule, clock = stage_schedule(training)
         extra: dict = {}
         validator = selection_validator(validator, training, self.seed, extra)
 
         def train_epoch(epoch: int) -> dict:
+            learned = cfg.allocation == "learned"
+            self.router_active = learned and epoch <= cfg.router_epochs
+            # the first frozen epoch takes the allocation of the router's last epoch
+            changed = (self.refresh_allocation() if epoch == 1 or (learned and epoch <= cfg.router_epochs + 1)
+                       else self.install_ids_if_stale())
             rows, ends = training_samples(train, training, rng)
             totals, steps = {"loss": 0.0, "arg": 0.0, "lb": 0.0, "smooth": 0.0}, 0
             for batch, factor in scheduled_steps(epoch_batches(ends, training, rng), epoch, training, clock):
@@ -510,40 +644,37 @@ class FlexCode(Recommender):
                 history = torch.from_numpy(history_windows(train, rows[batch], ends[batch],
                                                            training.max_history)).to(self.device)
                 targets = torch.from_numpy(targets_of(train, rows[batch], ends[batch])).to(self.device)
-                probs = self.item_probabilities(train_router)                         # [n_items, 2]
-                embeds, mask = self.encoder_inputs(history, probs[:, 0])
-                with training_autocast(self.device, cfg.generator.train_precision):
-                    logits = train_model(inputs_embeds=embeds, attention_mask=mask,
-                                         labels=self.item_target_tokens[targets]).logits.float()
-                arg = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), self.item_target_tokens[targets].reshape(-1))
-                loss = cfg.lambda_arg * arg
                 lb = smooth = torch.zeros((), device=self.device)
-                if cfg.allocation == "learned":
+                if self.router_active:
+                    probs = self.item_probabilities(train_router)                     # [n_items, 2]
+                    arg = self.generation_loss(train_model, history, targets, probs[:, 0], explore=True)
                     lb = stratified_load_balance(probs, self.popularity_bin, cfg.popularity_bins)
                     smooth = local_smoothness(probs[:, 0], self.popularity_order)
-                    loss = loss + cfg.lambda_lb * lb + cfg.lambda_smooth * smooth
+                    loss = cfg.lambda_arg * arg + cfg.lambda_lb * lb + cfg.lambda_smooth * smooth
+                else:
+                    arg = self.generation_loss(train_model, history, targets, self.alpha)
+                    loss = cfg.lambda_arg * arg
                 adam_step(optimizer, loss, [*self.model.parameters(), *self.router.parameters()],
                           clip=training.grad_clip)
                 for name, value in (("loss", loss), ("arg", arg), ("lb", lb), ("smooth", smooth)):
                     totals[name] += value.item()
                 steps += 1
-            self.refresh_ids()            # the router moved: new allocation, IDs and trie
-            return {**{k: v / max(steps, 1) for k, v in totals.items()}, "steps": steps,
-                    "samples": int(rows.shape[0]), "lr": optimizer.param_groups[0]["lr"],
-                    "progress": clock.progress(epoch, 1.0),
-                    "mean_n_cf": float(self.n_cf.float().mean())}
+            stats = {**{k: v / max(steps, 1) for k, v in totals.items()}, "steps": steps,
+                     "samples": int(rows.shape[0]), "lr": optimizer.param_groups[0]["lr"],
+                     "progress": clock.progress(epoch, 1.0), "router_active": self.router_active,
+                     "mean_n_cf": float(self.n_cf.float().mean())}
+            if changed is not None:
+                stats["allocation_changed"] = changed
+            return stats
 
         report = run_epochs(self, train_epoch, validator, schedule, optimizer=optimizer,
                             generators={"data_order": rng}, checkpoint_path=self.checkpoint_path, clock=clock)
         report.extra.update(extra)
-        self.refresh_ids()                # the restored (best) router's allocation
-        report.extra["dual_codebooks"] = self.codes.diagnostics
+        self.install_ids()                # the selected epoch's allocation, restored with its weights
         report.extra["allocation"] = self.allocation_by_popularity()
         report.extra["semantic_ids"] = {"level_sizes": list(self.vocab.level_sizes),
                                         "collision_rate_before_disambiguation": self.collision_rate,
-                                        "largest_disambiguation_group": self.dedup_size,
-                                        "text_embeddings": embedding_info}
-        report.extra["collaborative_embeddings"] = {k: v for k, v in cf.info.items() if k != "identity"}
+                                        "largest_disambiguation_group": self.dedup_size}
         return report
 
     # -- allocation and IDs ------------------------------------------------------------------
@@ -562,51 +693,113 @@ class FlexCode(Recommender):
 
     def encoder_inputs(self, history: torch.Tensor, alpha: torch.Tensor, hard: bool = False):
         """History items ``[B, H]`` -> input embeddings ``[B, H * 2L, d]`` (every item's L
-        collaborative and L semantic token embeddings times their masks) and attention mask."""
+        collaborative and L semantic token embeddings times their masks) and the attention
+        mask, which keeps masked-out tokens out of attention.
+
+        Training (``hard=False``): the 0/1 masks of the current allocation in the forward
+        pass, so training reads what inference reads; while the router learns, the soft masks
+        of ``alpha [n_items]`` give the gradient (straight-through). Inference
+        (``hard=True``): the 0/1 masks of ``alpha L`` rounded."""
         cfg: FlexCodeConfig = self.config
         if hard:
-            n_cf = hard_allocation(alpha, cfg.budget)
-            t = torch.arange(cfg.budget, device=alpha.device)
-            cf_mask = (t < n_cf.unsqueeze(1)).float()
-            sem_mask = (t < (cfg.budget - n_cf).unsqueeze(1)).float()
+            cf_mask, sem_mask = hard_token_masks(hard_allocation(alpha, cfg.budget), cfg.budget)
+        elif getattr(self, "router_active", False):
+            cf_mask, sem_mask = straight_through_masks(self.allocation.n_cf, alpha, cfg.budget, cfg.mask_sharpness)
         else:
-            cf_mask, sem_mask = soft_token_masks(alpha, cfg.budget, cfg.mask_sharpness)
-        masks = torch.cat([torch.zeros(1, 2 * cfg.budget, device=alpha.device),
+            cf_mask, sem_mask = hard_token_masks(self.allocation.n_cf, cfg.budget)
+        masks = torch.cat([torch.zeros(1, 2 * cfg.budget, device=alpha.device, dtype=cf_mask.dtype),
                            torch.cat([cf_mask, sem_mask], dim=1)])                   # [n_items + 1, 2L]
         tokens = self.history_tokens[history].reshape(history.shape[0], -1)         # [B, H * 2L]
         weights = masks[history].reshape(history.shape[0], -1, 1)
         embeds = self.model.get_input_embeddings()(tokens) * weights
-        return embeds, (tokens != 0).long()
+        return embeds, ((tokens != 0) & (weights.detach().squeeze(-1) > 0)).long()
 
-    def refresh_ids(self) -> None:
-        """Round the current allocation; rebuild every item's target tokens and the trie."""
+    def generation_loss(self, model: torch.nn.Module, history: torch.Tensor, targets: torch.Tensor,
+                        alpha: torch.Tensor, explore: bool = False) -> torch.Tensor:
+        """``L_ARG`` of a batch (``history [B, H]``, ``targets [B]``, ``alpha [n_items]``).
+
+        Without ``explore``: the token cross-entropy of the targets' current IDs. With
+        ``explore`` (the router's epochs): the T5 learns the target's ID under every
+        allocation ``m = 0..L`` equally (mean cross-entropy), and the router gets the
+        expected cross-entropy under ``m ~ Binomial(L, alpha)`` (``allocation_distribution``)
+        with the cross-entropies held fixed, ``sum_m P(m) CE_m``, so
+        ``d/d alpha = L E_{Binomial(L - 1, alpha)}[CE_{m+1} - CE_m]`` moves each item towards
+        the allocations whose IDs the T5 generates better. Training the T5 on every
+        allocation equally keeps that comparison fair: trained only on the likelier
+        allocation, the T5 would make it the easier one. The returned value is the T5's
+        mean cross-entropy (the router's term adds its gradient, not its value)."""
+        cfg: FlexCodeConfig = self.config
+        embeds, mask = self.encoder_inputs(history, alpha)
+        vocab = self.vocab.vocab_size
+        if not explore:
+            labels = self.item_target_tokens[targets]
+            with training_autocast(self.device, cfg.generator.train_precision):
+                logits = model(inputs_embeds=embeds, attention_mask=mask, labels=labels).logits.float()
+            return F.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1))
+        copies = cfg.budget + 1
+        labels = self.allocation_tokens[:, targets].reshape(copies * targets.shape[0], -1)  # m-major
+        with training_autocast(self.device, cfg.generator.train_precision):
+            encoded = self.model.encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+            logits = model(encoder_outputs=(encoded.repeat(copies, 1, 1),), attention_mask=mask.repeat(copies, 1),
+                           labels=labels).logits.float()
+        per_target = F.cross_entropy(logits.transpose(1, 2), labels, reduction="none").mean(1)   # [(L + 1) B]
+        per_target = per_target.reshape(copies, -1).T                                        # [B, L + 1]
+        weights = allocation_distribution(alpha[targets - 1], cfg.budget)                 # [B, L + 1]
+        routed = (weights * per_target.detach()).sum(1).mean()
+        return per_target.mean(1).mean() + (routed - routed.detach())    # the value: the T5's mean
+
+    def refresh_allocation(self) -> float | None:
+        """Set the allocation from the router (rounded; with hysteresis once there is one) and
+        rebuild the IDs. Returns the share of items whose ``n_cf`` changed (None the first time)."""
         cfg: FlexCodeConfig = self.config
         with torch.no_grad():
-            self.alpha = self.item_probabilities()[:, 0].detach()
-        self.n_cf = hard_allocation(self.alpha, cfg.budget)
-        body = self.vocab.item_position_codes(self.codes, self.n_cf.cpu().numpy())
-        _, counts = np.unique(body, axis=0, return_counts=True)
-        self.collision_rate = float(counts[counts > 1].sum() / body.shape[0])
-        full, self.dedup_size = add_dedup_level(body)
-        if self.dedup_size > cfg.disambiguation_tokens:
-            raise ConfigError(f"flexcode: {self.dedup_size} items share one ID, more than the "
-                              f"{cfg.disambiguation_tokens} disambiguation tokens; raise "
-                              f"disambiguation_tokens, codebook_size or budget")
+            alpha = self.item_probabilities()[:, 0]
+        state = self.allocation
+        previous = state.n_cf.clone()
+        if bool(state.initialised):
+            new = hysteresis_allocation(alpha, previous, cfg.budget, cfg.allocation_hysteresis)
+            changed: float | None = float((new != previous).float().mean())
+        else:
+            new, changed = hard_allocation(alpha, cfg.budget), None
+        state.n_cf.copy_(new)
+        state.initialised.fill_(True)
+        self.install_ids()
+        return changed
+
+    def install_ids_if_stale(self) -> float:
+        """Install the held allocation's IDs unless they are installed (a resumed run holds
+        the checkpoint's allocation but has built no IDs yet); 0.0, the share reallocated."""
+        if getattr(self, "n_cf", None) is None or not torch.equal(self.n_cf, self.allocation.n_cf):
+            self.install_ids()
+        return 0.0
+
+    def install_ids(self) -> None:
+        """Every item's ID, target tokens and the trie from the held allocation; ``alpha`` =
+        the allocated share ``n_cf / L`` (what the inference masks round), ``router_alpha`` =
+        the router's current share (for the record)."""
+        cfg: FlexCodeConfig = self.config
+        with torch.no_grad():
+            self.router_alpha = self.item_probabilities()[:, 0].detach()
+        self.n_cf = self.allocation.n_cf.clone()
+        self.alpha = self.n_cf.float() / cfg.budget
+        n_cf = self.n_cf.cpu().numpy()
+        full = self.id_table[n_cf, np.arange(n_cf.shape[0])]
+        _, counts = np.unique(full[:, :cfg.budget], axis=0, return_counts=True)
+        self.collision_rate = float(counts[counts > 1].sum() / full.shape[0])
         self.position_codes = full
         self.trie = PrefixTrie.build(full, self.vocab.level_sizes).to(self.device)
-        position_tokens = [t.cpu() for t in self.position_tokens]
-        tokens = np.stack([position_tokens[p][full[:, p]].numpy() for p in range(full.shape[1])], axis=1)
-        self.item_target_tokens = torch.from_numpy(np.vstack([np.zeros((1, tokens.shape[1]), dtype=np.int64),
-                                                             tokens])).to(self.device)
+        items = torch.arange(self.n_cf.shape[0] + 1, device=self.device)
+        allocation = torch.cat([torch.zeros(1, dtype=torch.long, device=self.device), self.n_cf])
+        self.item_target_tokens = self.allocation_tokens[allocation, items]
 
     def allocation_by_popularity(self) -> list[dict]:
-        """The router's allocation per popularity bin (training counts): for the record."""
+        """The allocation per popularity bin (training counts, least popular first): for the record."""
         cfg: FlexCodeConfig = self.config
         out = []
         for b in range(cfg.popularity_bins):
             member = self.popularity_bin == b
             n_cf = self.n_cf[member]
-            out.append({"bin": b, "items": int(member.sum()), "mean_alpha": float(self.alpha[member].mean()),
+            out.append({"bin": b, "items": int(member.sum()), "mean_alpha": float(self.router_alpha[member].mean()),
                         "mean_collaborative_tokens": float(n_cf.float().mean()),
                         "collaborative_tokens_histogram": torch.bincount(n_cf, minlength=cfg.budget + 1).tolist()})
         return out
