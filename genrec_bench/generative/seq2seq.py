@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from genrec_bench.generative.beam_search import BeamResult, beam_search
 from genrec_bench.generative.semantic_ids import SemanticIds
 from genrec_bench.generative.t5_generator import SharedEncoderDecoder, T5GeneratorConfig, build_t5
+from genrec_bench.generative.t5_training import teacher_forced_logits
 from genrec_bench.generative.trie import PrefixTrie
 from genrec_bench.training.distributed import wrap
 from genrec_bench.training.precision import training_autocast
@@ -54,11 +55,17 @@ class SemanticIdSeq2Seq:
 
     def loss(self, history: np.ndarray, targets: np.ndarray, temperature: float = 1.0) -> torch.Tensor:
         """Mean token cross-entropy of the targets' codes; logits divided by ``temperature``
-        (1.0 = TIGER; LETTER's ranking-guided loss uses another value)."""
+        (1.0 = TIGER; LETTER's ranking-guided loss uses another value). The logits come from
+        ``teacher_forced_logits`` (the T5's training forward written out, 1.5x+ faster on CPU);
+        under DistributedDataParallel from the wrapper's forward, so gradients are synchronised."""
         input_ids, mask = self.encoder_inputs(history)
         labels = self.item_tokens[torch.from_numpy(targets).to(self.device)]       # [B, L]
         with training_autocast(self.device, self.precision):
-            logits = self.train_model(input_ids=input_ids, attention_mask=mask, labels=labels).logits
+            if self.train_model is self.model:       # the written-out forward (t5_training.py)
+                logits = teacher_forced_logits(self.model, input_ids, mask, labels)
+            else:                                    # DDP syncs gradients only through its own forward
+                logits = self.train_model(input_ids=input_ids, attention_mask=mask,
+                                          decoder_input_ids=self.model._shift_right(labels)).logits
         logits = logits.float()
         return F.cross_entropy((logits / temperature).reshape(-1, logits.shape[-1]), labels.reshape(-1))
 
