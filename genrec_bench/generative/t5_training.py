@@ -11,7 +11,8 @@ being rebuilt per layer, more than to matrix products. Here:
 * the query, key and value projections of a self-attention run as one matrix product (one
   cast of its input under bf16 instead of three);
 * the relative position bias and the padding/causal mask are added once per stack into one
-  additive bias, and each layer adds it inside the score product (``baddbmm``);
+  additive bias, and each layer adds it inside the score product (``baddbmm``); under bf16
+  autocast the scores and their softmax stay bf16 (no fp32 copies of the score matrices);
 * T5's RMS layer norm runs as ``F.rms_norm``;
 * the caller computes the loss from these logits (no discarded loss inside the model).
 
@@ -34,12 +35,16 @@ def teacher_forced_logits(model: T5ForConditionalGeneration, input_ids: torch.Te
     """Decoder logits ``[B, T, V]`` for encoder tokens ``input_ids [B, S]`` (mask ``[B, S]``,
     1 = real token) and target tokens ``labels [B, T]`` fed shifted right after the decoder
     start token. Dropout is active when ``model.training``. Runs under any autocast context
-    the caller opened (matrix products in its dtype; norms, softmax and residuals in fp32)."""
+    the caller opened (matrix products and attention softmax in its dtype; norms and the
+    residual stream in fp32)."""
     p = model.config.dropout_rate if model.training else 0.0
+    dtype = _matmul_dtype(input_ids.device)
     encoder, decoder = model.encoder, model.decoder
-    key_bias = _padding_bias(attention_mask)                                          # [B, 1, 1, S]
-    s = input_ids.shape[1]
-    enc_bias = encoder.block[0].layer[0].SelfAttention.compute_bias(s, s, device=input_ids.device) + key_bias
+    heads = encoder.block[0].layer[0].SelfAttention.n_heads
+    key_bias = _padding_bias(attention_mask, dtype)                                   # [B, 1, 1, S]
+    b, s = input_ids.shape
+    enc_bias = _per_head(encoder.block[0].layer[0].SelfAttention.compute_bias(s, s, device=input_ids.device)
+                         .to(dtype) + key_bias, b, heads)
     hidden = dropout(encoder.embed_tokens(input_ids), p)
     for block in encoder.block:
         hidden = _self_attention(block.layer[0], hidden, enc_bias, p)
@@ -48,12 +53,14 @@ def teacher_forced_logits(model: T5ForConditionalGeneration, input_ids: torch.Te
 
     decoder_input_ids = model._shift_right(labels)
     t = decoder_input_ids.shape[1]
-    causal = torch.full((t, t), torch.finfo(torch.float32).min, device=labels.device).triu(1)
-    dec_bias = decoder.block[0].layer[0].SelfAttention.compute_bias(t, t, device=labels.device) + causal
+    causal = torch.full((t, t), torch.finfo(dtype).min, dtype=dtype, device=labels.device).triu(1)
+    dec_bias = _per_head(decoder.block[0].layer[0].SelfAttention.compute_bias(t, t, device=labels.device)
+                         .to(dtype) + causal, b, heads)
+    cross_bias = _per_head(key_bias.expand(b, 1, t, s), b, heads)
     hidden = dropout(decoder.embed_tokens(decoder_input_ids), p)
     for block in decoder.block:
         hidden = _self_attention(block.layer[0], hidden, dec_bias, p)
-        hidden = _cross_attention(block.layer[1], hidden, memory, key_bias, p)
+        hidden = _cross_attention(block.layer[1], hidden, memory, cross_bias, p)
         hidden = _feed_forward(block.layer[-1], hidden, p)
     hidden = dropout(_rms_norm(decoder.final_layer_norm, hidden), p)
     # transformers 5 names it scale_decoder_outputs; 4.x scaled whenever embeddings were tied
@@ -62,10 +69,22 @@ def teacher_forced_logits(model: T5ForConditionalGeneration, input_ids: torch.Te
     return model.lm_head(hidden)
 
 
-def _padding_bias(attention_mask: torch.Tensor) -> torch.Tensor:
-    """``[B, S]`` 1/0 mask -> additive fp32 bias ``[B, 1, 1, S]`` (0 or the fp32 minimum)."""
-    bias = torch.zeros(attention_mask.shape, dtype=torch.float32, device=attention_mask.device)
-    return bias.masked_fill_(attention_mask == 0, torch.finfo(torch.float32).min)[:, None, None, :]
+def _matmul_dtype(device: torch.device) -> torch.dtype:
+    """The dtype matrix products run in: autocast's when it is on, else fp32."""
+    return torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else torch.float32
+
+
+def _padding_bias(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``[B, S]`` 1/0 mask -> additive bias ``[B, 1, 1, S]`` (0, or the minimum of ``dtype``)."""
+    bias = torch.zeros(attention_mask.shape, dtype=dtype, device=attention_mask.device)
+    return bias.masked_fill_(attention_mask == 0, torch.finfo(dtype).min)[:, None, None, :]
+
+
+def _per_head(bias: torch.Tensor, batch: int, heads: int) -> torch.Tensor:
+    """An additive attention bias broadcastable to ``[B, H, T, S]``, laid out as ``[B*H, T, S]``
+    (what ``baddbmm`` adds inside the score product); built once per stack."""
+    t, s = bias.shape[-2:]
+    return bias.expand(batch, heads, t, s).reshape(batch * heads, t, s)
 
 
 def _rms_norm(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -74,14 +93,18 @@ def _rms_norm(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, p: float) -> torch.Tensor:
-    """``softmax(q k^T + bias) v`` per head, without T5's absent 1/sqrt(d) scaling; dropout
-    on the attention probabilities. ``q [B, H, T, dk]``, ``k, v [B, H, S, dk]``, ``bias``
-    broadcastable to ``[B, H, T, S]``; returns ``[B, T, H*dk]``."""
-    scores = (q @ k.transpose(-1, -2)).float() + bias
+    """``softmax(q k^T + bias) v`` per head (T5 does not scale by 1/sqrt(dk)), with dropout
+    on the attention probabilities. ``q [B, H, T, dk]``, ``k, v [B, H, S, dk]``, ``bias
+    [B*H, T, S]`` in the matrix-product dtype; returns ``[B, T, H*dk]``. The bias is added
+    inside the score product and the softmax runs in that dtype: on the development CPU this
+    attention is about 1.3x faster in bf16 than with fp32 scores and softmax (which cost two
+    extra casts of every score matrix); the scores are rounded to bf16 either way."""
+    b, h, t, dk = q.shape
+    s = k.shape[2]
+    scores = torch.baddbmm(bias, q.reshape(b * h, t, dk), k.reshape(b * h, s, dk).transpose(1, 2))
     probs = dropout(torch.softmax(scores, dim=-1), p)
-    out = probs.to(v.dtype) @ v
-    b, h, t, dk = out.shape
-    return out.transpose(1, 2).reshape(b, t, h * dk)
+    out = torch.bmm(probs.to(v.dtype), v.reshape(b * h, s, dk))
+    return out.view(b, h, t, dk).transpose(1, 2).reshape(b, t, h * dk)
 
 
 def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
