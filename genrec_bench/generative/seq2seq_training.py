@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
-import torch
 
 from genrec_bench.data.split import SequenceSplits
 from genrec_bench.evaluation import Validator
@@ -65,7 +64,7 @@ def fit_seq2seq(recommender: Recommender, splits: SequenceSplits, ids: SemanticI
     seq2seq = SemanticIdSeq2Seq(ids, settings.generator, recommender.device)
     recommender.seq2seq = seq2seq
     recommender.model = seq2seq.model
-    optimizer = torch.optim.AdamW(seq2seq.model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = seq2seq.optimizer(lr=settings.lr, weight_decay=settings.weight_decay)
     train = splits.train
     fixed = all_prefixes(train) if settings.training_prefixes == "all" else None
 
