@@ -135,7 +135,8 @@ def _feed_forward(layer: torch.nn.Module, hidden: torch.Tensor, p: float) -> tor
     ff = layer.DenseReluDense
     x = _rms_norm(layer.layer_norm, hidden)
     if hasattr(ff, "wi"):                                     # T5DenseActDense
-        inner = ff.act(ff.wi(x))
+        inner = ff.wi(x)
+        inner = inner.relu_() if isinstance(ff.act, torch.nn.ReLU) else ff.act(inner)
     else:                                                     # T5DenseGatedActDense
         inner = ff.act(ff.wi_0(x)) * ff.wi_1(x)
     return hidden + dropout(ff.wo(dropout(inner, p)), p)
