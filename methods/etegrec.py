@@ -926,7 +926,7 @@ PROFILES = {
         rqvae=RQVAEConfig(hidden=(512, 256), latent_dim=128, levels=3, codebook_size=256, beta=0.25,
                           lr=1e-3, weight_decay=1e-4, batch_size=1024, epochs=300),
         generator=T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4,
-                                    d_kv=32, dropout=0.1, train_precision="bf16"),
+                                    d_kv=32, dropout=0.1, train_precision="auto"),
         training=GeneratorTrainingConfig(max_history=50, training_prefixes="one-random", lr=1e-3,
                                          lr_schedule="cosine", weight_decay=0.05, batch_size=256,
                                          max_epochs=200, patience=5, eval_every=4, time_budget_s=55 * 60),

@@ -222,7 +222,7 @@ class FlexCodeConfig:
 
 _SMOKE_GENERATOR = T5GeneratorConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16)
 _CPU_GENERATOR = T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4, d_kv=32,
-                                   train_precision="bf16")
+                                   train_precision="auto")
 PROFILES = {
     "smoke": FlexCodeConfig(
         codebook_size=16, latent_dim=8, rq_hidden=(32,), tokenizer_epochs=3, projection_dim=8,

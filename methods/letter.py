@@ -180,7 +180,7 @@ PROFILES = {
         tokenizer=LETTERTokenizerConfig(epochs=200),
         collaborative=CollaborativeEmbeddingConfig(dim=32, max_epochs=30, patience=3, time_budget_s=8 * 60),
         generator=T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4, d_kv=32,
-                                    train_precision="bf16"),
+                                    train_precision="auto"),
         training=CPU_GENERATOR_TRAINING),
     "paper": LETTERConfig(),
 }

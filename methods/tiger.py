@@ -21,12 +21,11 @@ Assumptions (the paper leaves them open or the official code is not public):
   square-root decay over 200k steps). Batch 256 at peak 1e-3 was measured better than batch
   128 at 2e-3 on Beauty (validation NDCG@10 0.0144 vs 0.0138 after 20-minute runs). Epochs
   are selected every 4 epochs on 4,096 seeded validation users, with a patience of 10;
-* the cpu profile trains the T5 under bf16 autocast (``train_precision``; weights, optimizer,
-  losses and decoding stay fp32). Measured on this 2-core AMD EPYC (AVX512-BF16), same Beauty
-  batches: 379 -> 282 ms per training step at this size (1.35x; 1.98x at the paper size).
-  Two 20-minute Beauty runs side by side (1 thread each, this profile, fp32 vs bf16) reached the
-  same validation NDCG@10 at equal epochs (epoch 28: 0.0172 vs 0.0170) and bf16 got 36 epochs
-  in, fp32 28, so the cosine over 150 epochs can now finish inside the budget;
+* the cpu profile trains the T5 with ``train_precision="auto"``: bf16 matrix products on a CPU
+  with native bf16 (weights, optimizer, losses and decoding stay fp32), fp32 on CUDA, where
+  bf16 autocast was measured slower for a model this small (``training/precision.py``). Two
+  20-minute Beauty runs side by side (fp32 vs bf16) reached the same validation NDCG@10 at
+  equal epochs (epoch 28: 0.0172 vs 0.0170);
 * item content where the text is a proxy: TIGER embeds title, price, brand and categories;
   the Amazon 2014 P5 data here has only the 3-7 word IDGenRec proxy text plus S3-Rec's
   brand/category codes (integers without names). The cpu profile appends those codes to
@@ -100,7 +99,7 @@ PROFILES = {
     "cpu": TIGERConfig(
         rqvae=RQVAEConfig(epochs=300), text=TextEmbeddingConfig(attribute_weight=1.0),
         generator=T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2,
-                                    num_heads=4, d_kv=32, train_precision="bf16"),
+                                    num_heads=4, d_kv=32, train_precision="auto"),
         training=CPU_GENERATOR_TRAINING),
     "paper": TIGERConfig(rqvae=RQVAEConfig(epochs=20000)),
 }

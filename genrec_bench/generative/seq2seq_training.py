@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-import torch
 
 from genrec_bench.data.split import SequenceSplits
 from genrec_bench.data.types import Sequences
@@ -97,7 +96,7 @@ def fit_seq2seq(recommender: Recommender, splits: SequenceSplits, ids: SemanticI
     seq2seq = SemanticIdSeq2Seq(ids, generator, recommender.device)
     recommender.seq2seq = seq2seq
     recommender.model = seq2seq.model
-    optimizer = torch.optim.AdamW(seq2seq.model.parameters(), lr=training.lr, weight_decay=training.weight_decay)
+    optimizer = seq2seq.optimizer(lr=training.lr, weight_decay=training.weight_decay)
     train = splits.train
     schedule, clock = stage_schedule(training)
     extra: dict = {}

@@ -37,7 +37,7 @@ class T5GeneratorConfig:
     dropout: float = 0.1
     relative_attention_num_buckets: int = 32
     feed_forward_proj: str = "relu"
-    train_precision: str = "fp32"   # or "bf16": training forward under autocast (training/precision.py)
+    train_precision: str = "fp32"   # "bf16": training forward under autocast; "auto": per device (training/precision.py)
 
     def __post_init__(self) -> None:
         checks.positive_ints(self, "d_model", "d_ff", "num_layers", "num_decoder_layers", "num_heads",
