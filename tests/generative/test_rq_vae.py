@@ -275,3 +275,17 @@ def test_history_records_the_quantisation_term_and_can_cover_every_epoch():
     assert [entry["epoch"] for entry in info["training"]] == [1, 2, 3]
     for entry in info["training"]:                                    # one batch: loss = recon + quant
         assert entry["loss"] == pytest.approx(entry["reconstruction"] + entry["quantization"], rel=1e-5)
+
+
+def test_xavier_normal_mlp_init_zeroes_biases_and_scales_weights_by_fan():
+    from genrec_bench.generative.tokenizers.rq_vae import xavier_normal_mlp_init
+
+    torch.manual_seed(0)
+    model = RQVAE(256, RQVAEConfig(hidden=(512,), latent_dim=128, levels=1, codebook_size=4))
+    xavier_normal_mlp_init(model)
+    linears = [m for m in [*model.encoder, *model.decoder] if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 4
+    for layer in linears:
+        fan_out, fan_in = layer.weight.shape
+        assert torch.count_nonzero(layer.bias) == 0
+        assert float(layer.weight.detach().std()) == pytest.approx((2 / (fan_in + fan_out)) ** 0.5, rel=0.05)

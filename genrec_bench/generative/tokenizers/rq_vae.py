@@ -130,6 +130,15 @@ def init_codebooks_with_kmeans(model: RQVAE, x: torch.Tensor, generator: torch.G
             residual = residual - book[assign.to(x.device)]
 
 
+def xavier_normal_mlp_init(model: RQVAE) -> None:
+    """LETTER's MLP initialisation (official ``layers.py::MLPLayers.init_weights``):
+    Xavier-normal weights and zero biases in the encoder and the decoder."""
+    for module in [*model.encoder, *model.decoder]:
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_normal_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
 def init_codebooks_with_constrained_kmeans(model: RQVAE, x: torch.Tensor, generator: torch.Generator, *,
                                            min_size_cap: int = 50, max_size_factor: int = 4,
                                            iterations: int = 10, restarts: int = 1) -> None:
@@ -191,6 +200,8 @@ class RQVAEHooks:
             added to the loss of every batch (``rows`` index the embedding matrix); ``parts``
             maps names to floats, averaged per epoch into the training history.
         epoch_start: ``(model, epoch)`` called before every epoch (e.g. re-clustering).
+        init_weights: ``(model)`` re-initialising the MLPs before the codebooks are
+            (``None``: torch's defaults; LETTER: :func:`xavier_normal_mlp_init`).
         init_codebooks: ``(model, x, generator)`` initialising the codebooks before training
             (``None``: :func:`init_codebooks_with_kmeans`).
         select_every: ``0`` keeps the last epoch; ``m > 0`` computes the collision rate of
@@ -205,6 +216,7 @@ class RQVAEHooks:
     assign: CodeAssigner | None = None
     extra_loss: Callable | None = None
     epoch_start: Callable | None = None
+    init_weights: Callable | None = None
     init_codebooks: Callable | None = None
     select_every: int = 0
     history_every_epoch: bool = False
@@ -230,6 +242,8 @@ def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
     torch.manual_seed(seed)
     x = torch.from_numpy(np.asarray(embeddings, dtype=np.float32)).to(device)
     model = RQVAE(x.shape[1], config).to(device)
+    if hooks.init_weights is not None:
+        hooks.init_weights(model)
     (hooks.init_codebooks or init_codebooks_with_kmeans)(model, x, generator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     n = x.shape[0]
