@@ -44,7 +44,8 @@ Assumptions (recorded; the paper or the official code leave them open or the sui
   made the mean-squared reconstruction and quantisation terms ~384x smaller than the
   official ones beside the scale-free ``L_CF``. The vectors are now multiplied by one factor
   (19.6 for MiniLM) to mean square 1; cosines and neighbours are unchanged. Measured on
-  Beauty (cpu tokenizer config, one batch of 1024 after initialisation): the weighted
+  Beauty (cpu tokenizer config, torch's MLP initialisation, one batch of 1024 after the
+  codebook initialisation): the weighted
   ``L_CF`` was 99.5 % of the loss as encoded, 41 % after rescaling, which is the official
   share at mean square 1 (``0.1 ln 1024 / (1 + 0.1 ln 1024)``). Order 1 is an estimate, not a
   measurement (LLaMA-7B is not available offline): at mean square 0.1 or 10 that share would
