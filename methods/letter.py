@@ -17,6 +17,17 @@ means over dimensions, levels averaged)::
 * the last level picks its codes by Sinkhorn (uniform code usage, epsilon 0.003), in
   training and when collisions are re-assigned (up to 20 rounds, colliding groups re-encoded
   with Sinkhorn on the last level).
+* initialisation: the MLPs get Xavier-normal weights and zero biases
+  (``layers.py::MLPLayers.init_weights``); each level's codebook is the size-constrained k-means of that level's
+  residuals over all items, codes holding ``min(n // 512, 50)`` to 4x that many items
+  (``vq.py::init_emb``, ``KMeansConstrained``); the diversity groups are size-constrained too
+  (``min(K // 20, 10)`` to 60 codes, ``trainer.py::constrained_km``).
+* kept epoch: the trainer evaluates the collision rate of all items' nearest codes every
+  2000 epochs and keeps the lowest (``trainer.py::fit``, ``best_collision_model.pth``; the
+  Beauty ``tokenize.sh`` loads the checkpoint of epoch 9999, collision rate 0.0012).
+* recorded: every epoch's reconstruction, quantisation (codebook + commitment), ``L_CF``,
+  ``L_div`` and total, and each collision evaluation with the kept epoch, under
+  ``report.extra["semantic_ids"]["diagnostics"]`` (``training``, ``selection``).
 
 Generator: TIGER's T5 (4+4 layers, d_model 128) trained with the ranking-guided loss (token
 cross-entropy with logits divided by a temperature; the official script keeps its default
@@ -26,11 +37,35 @@ Assumptions (recorded; the paper or the official code leave them open or the sui
 * item text encoder: the suite's offline sentence encoder (all-MiniLM-L6-v2) instead of
   LLaMA-7B mean-pooled title and description embeddings (not available offline), over the
   dataset card's text fields;
-* k-means initialisation of the codebooks and the diversity clusters use plain k-means
-  (the official code uses ``KMeansConstrained``, an extra dependency); an item whose code
-  is alone in its group has no positive and is left out of ``L_div``;
-* the tokenizer's last epoch is kept (the official code keeps the checkpoint with the
-  lowest collision rate, evaluated every 2000 epochs);
+* input scale (``tokenizer.input_mean_square``, default 1): the official inputs are LLaMA's
+  ``last_hidden_state``, the output of its final RMSNorm (each token scaled to unit RMS, then
+  multiplied by a learned per-dimension gain that starts at 1), mean-pooled: per-dimension
+  magnitudes of order 1. The suite's MiniLM vectors are unit-norm (mean square 1/384), which
+  made the mean-squared reconstruction and quantisation terms ~384x smaller than the
+  official ones beside the scale-free ``L_CF``. The vectors are now multiplied by one factor
+  (19.6 for MiniLM) to mean square 1; cosines and neighbours are unchanged. Measured on
+  Beauty (cpu tokenizer config, torch's MLP initialisation, one batch of 1024 after the
+  codebook initialisation): the weighted
+  ``L_CF`` was 99.5 % of the loss as encoded, 41 % after rescaling, which is the official
+  share at mean square 1 (``0.1 ln 1024 / (1 + 0.1 ln 1024)``). Order 1 is an estimate, not a
+  measurement (LLaMA-7B is not available offline): at mean square 0.1 or 10 that share would
+  be 87 % or 6 %. Trained 50 of the cpu profile's 200 epochs (torch's MLP initialisation, one
+  thread), as encoded with plain k-means against rescaled with constrained k-means: weighted
+  ``L_CF`` 90 % against 57 % of the loss, reconstruction term 0.0017 against 0.50 (each in
+  its own input units), relative reconstruction error 0.64 against 0.49, level-1 codes used
+  42 against 53 of 256, nearest-code collisions 9.1 % against 8.6 %. Level-1 usage stays
+  low; Xavier initialisation did not change it after 10 epochs (5 against 6 codes).
+* the size-constrained k-means is the suite's own (``kmeans.constrained_kmeans``): size
+  bounds exact, assignments greedy (nearest cluster with room, then the cheapest moves into
+  clusters below the minimum) instead of ``KMeansConstrained``'s min-cost flow, one seeded
+  run of 10 iterations instead of the best of 10; an item whose code is alone in its group
+  has no positive and is left out of ``L_div`` (the official loop would not end);
+* kept epoch: collisions are evaluated every ``tokenizer.select_every`` epochs and after the
+  last (``cpu``: every 10 of 200; ``paper``: every 2000 of 10,000, as the trainer);
+* left as they are: the residual passed to the next level keeps its gradient (official: the
+  straight-through output is subtracted, so only level 1's commitment reaches the encoder),
+  and the suite's SASRec table is smaller (mean square 0.0058 on Beauty against the official
+  Instruments table's 0.020);
 * collisions left after the Sinkhorn rounds get TIGER's disambiguation level (the official
   code keeps duplicates and matches IDs as strings, so one hit counts for every item
   sharing the ID; the suite scores items, which needs unique IDs). The record states how
@@ -61,6 +96,7 @@ Ablations as configurations: ``letter-no-cf`` (alpha = 0), ``letter-no-div`` (be
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -75,14 +111,18 @@ from genrec_bench.generative.collaborative import (
     CollaborativeEmbeddingConfig,
     collaborative_item_embeddings,
 )
-from genrec_bench.generative.kmeans import kmeans
+from genrec_bench.generative.kmeans import constrained_kmeans
 from genrec_bench.generative.semantic_ids import SemanticIds, add_dedup_level, code_diagnostics
 from genrec_bench.generative.seq2seq_training import fit_seq2seq
 from genrec_bench.generative.sinkhorn import sinkhorn_assign
 from genrec_bench.generative.t5_generator import T5GeneratorConfig
 from genrec_bench.generative.text_embeddings import TextEmbeddingConfig, dataset_text_embeddings
 from genrec_bench.generative.tokenizers import RQVAE, RQVAEConfig, RQVAEHooks, fit_rq_vae
-from genrec_bench.generative.tokenizers.rq_vae import CodeAssigner
+from genrec_bench.generative.tokenizers.rq_vae import (
+    CodeAssigner,
+    init_codebooks_with_constrained_kmeans,
+    xavier_normal_mlp_init,
+)
 from genrec_bench.paths import artifact_key, cache_dir
 from genrec_bench.recommender import FitReport, HistoryBatch, Recommender, TopK
 from genrec_bench.registry import register_method
@@ -104,6 +144,17 @@ class LETTERTokenizerConfig:
         collision_rounds: Sinkhorn re-assignment rounds for colliding items (official 20).
         lr, weight_decay, batch_size, epochs: AdamW training (official 1e-3, 1e-4, 1024;
             the scripts train 10,000 epochs).
+        input_mean_square: the item text embeddings are multiplied by one factor so that
+            their mean square over items and dimensions equals this (1.0: the order of the
+            official LLaMA states, see the module's assumptions); ``0`` = as encoded (the
+            suite's unit-norm MiniLM vectors: 1/384).
+        codebook_init: ``constrained-kmeans`` (official ``vq.py::init_emb``: codes of
+            ``min(n / 512, 50)`` to 4x that many items) or ``kmeans`` (plain).
+        mlp_init: ``xavier-normal`` (official ``MLPLayers.init_weights``: Xavier-normal
+            weights, zero biases) or ``torch`` (torch's defaults, as the suite's other RQ-VAEs).
+        select_every: the collision rate of all items' nearest codes is evaluated every this
+            many epochs and after the last; the weights of the lowest are kept (official
+            ``eval_step`` 2000 of 10,000 epochs). ``0`` = keep the last epoch.
     """
 
     hidden: tuple[int, ...] = (2048, 1024, 512, 256, 128, 64)
@@ -121,10 +172,19 @@ class LETTERTokenizerConfig:
     weight_decay: float = 1e-4
     batch_size: int = 1024
     epochs: int = 10000
+    input_mean_square: float = 1.0
+    codebook_init: str = "constrained-kmeans"
+    mlp_init: str = "xavier-normal"
+    select_every: int = 2000
 
     def __post_init__(self) -> None:
         checks.positive_ints(self, "latent_dim", "levels", "codebook_size", "diversity_clusters",
                              "sinkhorn_iterations", "batch_size", "epochs")
+        checks.one_of(self, "codebook_init", ("constrained-kmeans", "kmeans"))
+        checks.one_of(self, "mlp_init", ("xavier-normal", "torch"))
+        checks.in_range(self, "input_mean_square", 0.0, 1e6)
+        if not isinstance(self.select_every, int) or self.select_every < 0:
+            raise ConfigError(f"LETTERTokenizerConfig.select_every must be an int >= 0, got {self.select_every!r}")
         if not isinstance(self.collision_rounds, int) or self.collision_rounds < 0:
             raise ConfigError(f"LETTERTokenizerConfig.collision_rounds must be an int >= 0, got {self.collision_rounds!r}")
         checks.in_range(self, "commitment", 0.0, 10.0)
@@ -169,7 +229,7 @@ PROFILES = {
     "smoke": LETTERConfig(
         tokenizer=LETTERTokenizerConfig(hidden=(64,), latent_dim=8, levels=2, codebook_size=16,
                                         diversity_clusters=4, sinkhorn_iterations=10, collision_rounds=2,
-                                        batch_size=512, epochs=3),
+                                        batch_size=512, epochs=3, select_every=1),
         collaborative=CollaborativeEmbeddingConfig(dim=8, n_layers=1, max_len=20, max_epochs=1, patience=1),
         generator=T5GeneratorConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16),
         training=GeneratorTrainingConfig(max_history=10, training_prefixes="one-random", lr=1e-3,
@@ -177,7 +237,7 @@ PROFILES = {
     # 2-core CPU budget (114 min on Beauty at one thread, measured): collaborative SASRec 8 min,
     # tokenizer 200 epochs 28 min, then TIGER's cpu generator recipe (75 min budget)
     "cpu": LETTERConfig(
-        tokenizer=LETTERTokenizerConfig(epochs=200),
+        tokenizer=LETTERTokenizerConfig(epochs=200, select_every=10),
         collaborative=CollaborativeEmbeddingConfig(dim=32, max_epochs=30, patience=3, time_budget_s=8 * 60),
         generator=T5GeneratorConfig(d_model=128, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4, d_kv=32,
                                     train_precision="auto"),
@@ -247,13 +307,23 @@ class LETTERRegularizers:
         self.groups: list[torch.Tensor] = []
 
     def hooks(self) -> RQVAEHooks:
+        init = init_codebooks_with_constrained_kmeans if self.config.codebook_init == "constrained-kmeans" else None
+        weights = xavier_normal_mlp_init if self.config.mlp_init == "xavier-normal" else None
         return RQVAEHooks(dim_reduction="mean", level_reduction="mean", assign=last_level_sinkhorn(self.config),
-                          extra_loss=self.extra_loss, epoch_start=self.cluster_codes)
+                          extra_loss=self.extra_loss, epoch_start=self.cluster_codes, init_codebooks=init,
+                          init_weights=weights,
+                          select_every=self.config.select_every, history_every_epoch=True)
 
     def cluster_codes(self, model: RQVAE, epoch: int) -> None:
+        """Group each level's code vectors for ``L_div`` (official ``trainer.py::constrained_km``:
+        groups of ``min(K / (2 C), 10)`` to ``6 C`` codes, 10 Lloyd iterations)."""
+        clusters, k = self.config.diversity_clusters, self.config.codebook_size
+        size_min = min(k // (2 * clusters), 10)
+        size_max = max(6 * clusters, math.ceil(k / clusters))
         with torch.no_grad():
-            self.groups = [kmeans(book.detach().cpu(), self.config.diversity_clusters, iterations=20,
-                                  generator=self.generator)[1].to(book.device) for book in model.codebooks]
+            self.groups = [constrained_kmeans(book.detach().cpu(), clusters, size_min=size_min, size_max=size_max,
+                                              iterations=10, generator=self.generator)[1].to(book.device)
+                           for book in model.codebooks]
 
     def extra_loss(self, model: RQVAE, rows: torch.Tensor, z: torch.Tensor, z_q: torch.Tensor,
                    codes: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -291,6 +361,20 @@ def reassign_collisions(model: RQVAE, x: torch.Tensor, codes: torch.Tensor, conf
     return codes
 
 
+def scale_to_mean_square(x: np.ndarray, target: float) -> tuple[np.ndarray, float]:
+    """``(c * x, c)`` with ``c`` such that ``mean(c^2 x^2) = target`` over all entries; ``target
+    = 0`` leaves ``x`` as it is (``c = 1``). One factor for every entry keeps the embeddings'
+    geometry (cosines, nearest neighbours); it sets the scale of the reconstruction and
+    quantisation terms against the scale-free collaborative cross-entropy."""
+    if target == 0:
+        return x, 1.0
+    mean_square = float(np.mean(np.square(x, dtype=np.float64)))
+    if mean_square == 0:
+        raise ConfigError("the item text embeddings are all zero: nothing to rescale")
+    scale = math.sqrt(target / mean_square)
+    return (x * scale).astype(np.float32), scale
+
+
 # --- the method -----------------------------------------------------------------------------
 
 def build_letter_ids(embeddings: np.ndarray, cf_table: np.ndarray, config: LETTERConfig, seed: int,
@@ -304,13 +388,15 @@ def build_letter_ids(embeddings: np.ndarray, cf_table: np.ndarray, config: LETTE
     if path.with_suffix(".json").exists():
         return SemanticIds.load(path, expect_config=identity)
     regularizers = LETTERRegularizers(tok, torch.from_numpy(cf_table[1:]).float().to(device), seed)
-    codes, info, model = fit_rq_vae(embeddings[1:], tok.rq_vae(), seed, device, regularizers.hooks())
+    items, scale = scale_to_mean_square(np.asarray(embeddings[1:], dtype=np.float32), tok.input_mean_square)
+    codes, info, model = fit_rq_vae(items, tok.rq_vae(), seed, device, regularizers.hooks())
     sizes = (tok.codebook_size,) * tok.levels
     before = code_diagnostics(codes, sizes)
-    x = torch.from_numpy(np.asarray(embeddings[1:], dtype=np.float32)).to(device)
+    x = torch.from_numpy(items).to(device)
     codes = reassign_collisions(model, x, torch.from_numpy(codes).to(device), tok).cpu().numpy()
     after = code_diagnostics(codes, sizes)
-    diagnostics = {**after, "collision_rate_before_sinkhorn_reassignment": before["collision_rate"], **info}
+    diagnostics = {**after, "collision_rate_before_sinkhorn_reassignment": before["collision_rate"],
+                   "input_scale": scale, **info}
     if after["collision_rate"] > 0:
         codes, dedup_size = add_dedup_level(codes)
         sizes = (*sizes, dedup_size)

@@ -217,3 +217,75 @@ def test_fit_logs_progress_at_the_reported_epochs(caplog):
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rq-vae epoch")]
     assert [line.split(":")[0] for line in lines] == ["rq-vae epoch 1/3", "rq-vae epoch 2/3", "rq-vae epoch 3/3"]
     assert len(info["training"]) == 3 and "reconstruction=" in lines[0]
+
+
+def _collapse_or_init_codebooks(good_epochs: set[int]):
+    """An ``epoch_start`` hook: before each 0-based epoch in ``good_epochs`` the codebooks get
+    their k-means initialisation back (distinct codes for the four clusters), before every
+    other epoch every codeword is set to zero (all items share one code)."""
+    x, _ = clustered()
+
+    def hook(model: RQVAE, epoch: int) -> None:
+        if epoch in good_epochs:
+            init_codebooks_with_kmeans(model, x, torch.Generator().manual_seed(0))
+        else:
+            with torch.no_grad():
+                for book in model.codebooks:
+                    book.zero_()
+
+    return hook
+
+
+def test_selection_keeps_the_epoch_with_the_lowest_collision_rate():
+    from genrec_bench.generative.tokenizers import RQVAEHooks
+
+    x, labels = clustered()
+    # lr ~ 0: the weights an epoch ends with are the ones its hook set
+    config = RQVAEConfig(hidden=(16,), latent_dim=6, levels=1, codebook_size=N_CLUSTERS, epochs=4, lr=1e-12,
+                         weight_decay=0.0, restart_dead_codes=False)
+    hooks = RQVAEHooks(epoch_start=_collapse_or_init_codebooks({1}), select_every=1)
+    codes, info, _ = fit_rq_vae(x.numpy(), config, seed=0, hooks=hooks)
+    rates = [entry["collision_rate"] for entry in info["selection"]["evaluations"]]
+    assert [entry["epoch"] for entry in info["selection"]["evaluations"]] == [1, 2, 3, 4]
+    assert rates[1] == pytest.approx(1 - N_CLUSTERS / len(labels)) and min(rates[0], rates[2], rates[3]) > rates[1]
+    assert info["selection"]["selected_epoch"] == 2
+    assert len(np.unique(codes[:, 0])) == N_CLUSTERS                  # the returned codes are epoch 2's
+    # without selection the last (collapsed) epoch is kept
+    last, info_last, _ = fit_rq_vae(x.numpy(), config, seed=0,
+                                    hooks=RQVAEHooks(epoch_start=_collapse_or_init_codebooks({1})))
+    assert len(np.unique(last[:, 0])) == 1 and "selection" not in info_last
+
+
+def test_selection_evaluates_every_mth_epoch_and_the_last():
+    from genrec_bench.generative.tokenizers import RQVAEHooks
+
+    x, _ = clustered()
+    config = RQVAEConfig(hidden=(16,), latent_dim=6, levels=1, codebook_size=N_CLUSTERS, epochs=5)
+    _, info, _ = fit_rq_vae(x.numpy(), config, seed=0, hooks=RQVAEHooks(select_every=2))
+    assert [entry["epoch"] for entry in info["selection"]["evaluations"]] == [2, 4, 5]
+
+
+def test_history_records_the_quantisation_term_and_can_cover_every_epoch():
+    from genrec_bench.generative.tokenizers import RQVAEHooks
+
+    x, _ = clustered()
+    config = RQVAEConfig(hidden=(16,), latent_dim=6, levels=2, codebook_size=N_CLUSTERS, epochs=3,
+                         batch_size=len(x))
+    _, info, _ = fit_rq_vae(x.numpy(), config, seed=0, hooks=RQVAEHooks(history_every_epoch=True))
+    assert [entry["epoch"] for entry in info["training"]] == [1, 2, 3]
+    for entry in info["training"]:                                    # one batch: loss = recon + quant
+        assert entry["loss"] == pytest.approx(entry["reconstruction"] + entry["quantization"], rel=1e-5)
+
+
+def test_xavier_normal_mlp_init_zeroes_biases_and_scales_weights_by_fan():
+    from genrec_bench.generative.tokenizers.rq_vae import xavier_normal_mlp_init
+
+    torch.manual_seed(0)
+    model = RQVAE(256, RQVAEConfig(hidden=(512,), latent_dim=128, levels=1, codebook_size=4))
+    xavier_normal_mlp_init(model)
+    linears = [m for m in [*model.encoder, *model.decoder] if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 4
+    for layer in linears:
+        fan_out, fan_in = layer.weight.shape
+        assert torch.count_nonzero(layer.bias) == 0
+        assert float(layer.weight.detach().std()) == pytest.approx((2 / (fan_in + fan_out)) ** 0.5, rel=0.05)

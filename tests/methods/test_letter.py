@@ -125,3 +125,101 @@ def test_tiny_letter_fits_and_recommends_valid_items(tmp_path, monkeypatch):
     from genrec_bench.recommender import HistoryBatch
     top = model.recommend(HistoryBatch(users=np.arange(4), sequences=splits.test.histories.select(np.arange(4))), 10)
     assert ((top.items >= 1) & (top.items <= splits.n_items)).all()
+
+
+# --- the loss balance, the initialisation and the kept epoch (issue 18 item 7) -----------------
+
+#: the official SASRec table's mean square (``RQ-VAE/ckpt/Instruments-32d-sasrec.pt``: 0.020)
+OFFICIAL_CF_MEAN_SQUARE = 0.02
+N_SYNTH, D_SYNTH, LATENT = 512, 64, 8
+
+
+def _letter_ids(tmp_path, monkeypatch, **tokenizer_changes):
+    """LETTER's tokenizer on unit-norm synthetic text vectors (mean square 1/64, as the suite's
+    MiniLM vectors are unit-norm) and CF vectors of the official table's scale; one batch per
+    epoch, so the first epoch's recorded terms are the terms at initialisation."""
+    from methods.letter import build_letter_ids
+
+    monkeypatch.setenv("GENREC_CACHE", str(tmp_path))
+    g = torch.Generator().manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(N_SYNTH + 1, D_SYNTH, generator=g), dim=1)
+    cf = torch.randn(N_SYNTH + 1, LATENT, generator=g) * math.sqrt(OFFICIAL_CF_MEAN_SQUARE)
+    base = PROFILES["smoke"]
+    tokenizer = dataclasses.replace(base.tokenizer, hidden=(64, 32), latent_dim=LATENT, levels=2, codebook_size=16,
+                                    diversity_clusters=4, batch_size=N_SYNTH, epochs=2, **tokenizer_changes)
+    config = dataclasses.replace(base, tokenizer=tokenizer,
+                                 collaborative=dataclasses.replace(base.collaborative, dim=LATENT))
+    return build_letter_ids(text.numpy(), cf.numpy(), config, seed=0, provenance={"test": "balance"},
+                            device=torch.device("cpu"))
+
+
+def _cf_share(entry: dict, alpha: float) -> float:
+    return alpha * entry["cf_loss"] / entry["loss"]
+
+
+def test_collaborative_share_of_the_loss_at_init_is_near_the_official_one(tmp_path, monkeypatch):
+    """Official scale: inputs of mean square ~1 (LLaMA's final-RMSNorm states) make the MSE
+    reconstruction ~1 at init, and ``alpha ln B`` = 0.1 ln 512 = 0.62 is the CF term: a share
+    of 0.62 / 1.62 = 0.38. The band [0.25, 0.55] holds it; unit-norm inputs left as they are
+    (the former behaviour) put over 90 % of the loss on the CF term (measured: 0.36 and 0.97)."""
+    alpha = PROFILES["smoke"].tokenizer.alpha_cf
+    official = alpha * math.log(N_SYNTH) / (1.0 + alpha * math.log(N_SYNTH))
+    ids = _letter_ids(tmp_path, monkeypatch)
+    first = ids.diagnostics["training"][0]
+    assert 0.25 <= official <= 0.55
+    assert 0.25 <= _cf_share(first, alpha) <= 0.55
+    assert ids.diagnostics["input_scale"] == pytest.approx(math.sqrt(D_SYNTH), rel=1e-4)
+    unscaled = _letter_ids(tmp_path / "unscaled", monkeypatch, input_mean_square=0.0)
+    assert _cf_share(unscaled.diagnostics["training"][0], alpha) > 0.9    # measured 0.97
+
+
+def test_every_loss_term_is_recorded_every_epoch_and_adds_up_to_the_loss(tmp_path, monkeypatch):
+    ids = _letter_ids(tmp_path, monkeypatch, beta_diversity=0.5)
+    tok = PROFILES["smoke"].tokenizer
+    history = ids.diagnostics["training"]
+    assert [entry["epoch"] for entry in history] == [1, 2]
+    for entry in history:
+        total = (entry["reconstruction"] + entry["quantization"] + tok.alpha_cf * entry["cf_loss"]
+                 + 0.5 * entry["diversity_loss"])
+        assert entry["loss"] == pytest.approx(total, rel=1e-5)
+        assert min(entry["reconstruction"], entry["quantization"], entry["cf_loss"], entry["diversity_loss"]) > 0
+
+
+def test_letter_initialises_as_the_official_code_and_keeps_the_lowest_collision_epoch():
+    from genrec_bench.generative.tokenizers.rq_vae import (
+        init_codebooks_with_constrained_kmeans,
+        xavier_normal_mlp_init,
+    )
+
+    config = LETTERTokenizerConfig(select_every=7)
+    hooks = LETTERRegularizers(config, torch.zeros(1, config.latent_dim), seed=0).hooks()
+    assert hooks.init_codebooks is init_codebooks_with_constrained_kmeans
+    assert hooks.init_weights is xavier_normal_mlp_init
+    assert LETTERRegularizers(dataclasses.replace(config, mlp_init="torch"), torch.zeros(1, 32), 0).hooks() \
+        .init_weights is None
+    assert hooks.select_every == 7 and hooks.history_every_epoch
+    plain = LETTERRegularizers(dataclasses.replace(config, codebook_init="kmeans"), torch.zeros(1, 32), 0).hooks()
+    assert plain.init_codebooks is None                               # the RQ-VAE default: plain k-means
+    assert PROFILES["cpu"].tokenizer.select_every > 0 and PROFILES["paper"].tokenizer.select_every == 2000
+
+
+def test_diversity_groups_respect_the_official_size_bounds():
+    config = LETTERTokenizerConfig(hidden=(8,), latent_dim=4, levels=1, codebook_size=64, diversity_clusters=4)
+    torch.manual_seed(0)
+    model = RQVAE(6, config.rq_vae())
+    with torch.no_grad():   # one dense group of 56 codes and 8 far ones: plain k-means splits them unevenly
+        model.codebooks[0].copy_(torch.cat([torch.randn(56, 4) * 0.01, torch.randn(8, 4) * 10]))
+    regularizers = LETTERRegularizers(config, torch.zeros(1, 4), seed=0)
+    regularizers.cluster_codes(model, epoch=0)
+    sizes = torch.bincount(regularizers.groups[0], minlength=4)
+    assert sizes.min() >= min(64 // 8, 10) and sizes.max() <= 6 * 4
+
+
+def test_scale_to_mean_square_sets_one_factor_and_zero_leaves_the_vectors():
+    from methods.letter import scale_to_mean_square
+
+    x = np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float32)         # mean square 25 / 4
+    scaled, factor = scale_to_mean_square(x, 1.0)
+    assert factor == pytest.approx(0.4) and float(np.mean(scaled ** 2)) == pytest.approx(1.0)
+    same, one = scale_to_mean_square(x, 0.0)
+    assert one == 1.0 and same is x

@@ -12,7 +12,9 @@ latent residual of that level (guard against codebook collapse).
 
 from __future__ import annotations
 
+import copy
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ import torch
 from torch import nn
 
 from genrec_bench import config_checks as checks
-from genrec_bench.generative.kmeans import kmeans
+from genrec_bench.generative.kmeans import constrained_kmeans, kmeans
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,46 @@ def init_codebooks_with_kmeans(model: RQVAE, x: torch.Tensor, generator: torch.G
             residual = residual - book[assign.to(x.device)]
 
 
+def xavier_normal_mlp_init(model: RQVAE) -> None:
+    """LETTER's MLP initialisation (official ``layers.py::MLPLayers.init_weights``):
+    Xavier-normal weights and zero biases in the encoder and the decoder."""
+    for module in [*model.encoder, *model.decoder]:
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_normal_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+def init_codebooks_with_constrained_kmeans(model: RQVAE, x: torch.Tensor, generator: torch.Generator, *,
+                                           min_size_cap: int = 50, max_size_factor: int = 4,
+                                           iterations: int = 10, restarts: int = 1) -> None:
+    """LETTER's initialisation (official ``vq.py::init_emb``): every level's codebook is the
+    size-constrained k-means of that level's residuals of all ``n`` items, each code holding
+    between ``size_min = min(n // (2K), min_size_cap)`` and ``max_size_factor * size_min``
+    items (raised to ``ceil(n / K)`` where that is larger, so a small ``n`` stays feasible);
+    the next level's residual subtracts each item's *nearest* new code, as the official code
+    does. With fewer items than codes it falls back to plain k-means."""
+    with torch.no_grad():
+        residual = model.encoder(x)
+        k = model.config.codebook_size
+        n = residual.shape[0]
+        size_min = min(n // (2 * k), min_size_cap)
+        size_max = max(max_size_factor * size_min, math.ceil(n / k))
+        for book in model.codebooks:
+            if n < k:
+                centroids, _ = kmeans(residual.cpu(), k, iterations=20, generator=generator)
+            else:
+                centroids, _ = constrained_kmeans(residual.cpu(), k, size_min=size_min, size_max=size_max,
+                                                  iterations=iterations, restarts=restarts, generator=generator)
+            book.copy_(centroids.to(x.device))
+            residual = residual - book[torch.cdist(residual, book).argmin(dim=1)]
+
+
+def collision_rate(codes: torch.Tensor) -> float:
+    """Share of items whose full code ``codes [n, L]`` repeats an earlier item's:
+    ``(n - distinct codes) / n``, as LETTER's ``trainer.py::_valid_epoch``."""
+    return (codes.shape[0] - torch.unique(codes, dim=0).shape[0]) / codes.shape[0]
+
+
 def restart_dead_codes(model: RQVAE, used: list[torch.Tensor], residuals: torch.Tensor,
                        generator: torch.Generator) -> int:
     """Re-seed every code unused in an epoch (``used``: per level, bool ``[K]``) with a random
@@ -158,6 +200,15 @@ class RQVAEHooks:
             added to the loss of every batch (``rows`` index the embedding matrix); ``parts``
             maps names to floats, averaged per epoch into the training history.
         epoch_start: ``(model, epoch)`` called before every epoch (e.g. re-clustering).
+        init_weights: ``(model)`` re-initialising the MLPs before the codebooks are
+            (``None``: torch's defaults; LETTER: :func:`xavier_normal_mlp_init`).
+        init_codebooks: ``(model, x, generator)`` initialising the codebooks before training
+            (``None``: :func:`init_codebooks_with_kmeans`).
+        select_every: ``0`` keeps the last epoch; ``m > 0`` computes the collision rate of
+            the nearest codes of all items after every ``m``-th epoch and after the last, and
+            keeps the weights of the epoch with the lowest (the earliest of equals), as
+            LETTER's trainer keeps its best-collision checkpoint.
+        history_every_epoch: record every epoch in the training history (default: ~20).
     """
 
     dim_reduction: str = "sum"
@@ -165,6 +216,10 @@ class RQVAEHooks:
     assign: CodeAssigner | None = None
     extra_loss: Callable | None = None
     epoch_start: Callable | None = None
+    init_weights: Callable | None = None
+    init_codebooks: Callable | None = None
+    select_every: int = 0
+    history_every_epoch: bool = False
 
 
 def is_reported_epoch(epoch: int, epochs: int) -> bool:
@@ -187,17 +242,21 @@ def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
     torch.manual_seed(seed)
     x = torch.from_numpy(np.asarray(embeddings, dtype=np.float32)).to(device)
     model = RQVAE(x.shape[1], config).to(device)
-    init_codebooks_with_kmeans(model, x, generator)
+    if hooks.init_weights is not None:
+        hooks.init_weights(model)
+    (hooks.init_codebooks or init_codebooks_with_kmeans)(model, x, generator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     n = x.shape[0]
     history = []
+    selection: list[dict] = []
+    best_state: dict | None = None
     started = time.perf_counter()
     for epoch in range(config.epochs):
         if hooks.epoch_start is not None:
             hooks.epoch_start(model, epoch)
         order = torch.randperm(n, generator=generator).to(device)
         used = [torch.zeros(config.codebook_size, dtype=torch.bool, device=device) for _ in range(config.levels)]
-        total = recon_total = 0.0
+        total = recon_total = quant_total = 0.0
         parts_total: dict[str, float] = {}
         last_residuals = None
         for start in range(0, n, config.batch_size):
@@ -223,18 +282,42 @@ def fit_rq_vae(embeddings: np.ndarray, config: RQVAEConfig, seed: int,
                 used[level][codes[:, level]] = True
             total += loss.item() * batch.shape[0]
             recon_total += recon_loss.item() * batch.shape[0]
+            quant_total += vq_loss.item() * batch.shape[0]
             last_residuals = residuals
         restarted = 0
         # never after the last epoch: the final codes must use codewords the decoder trained with
         if config.restart_dead_codes and last_residuals is not None and epoch < config.epochs - 1:
             restarted = restart_dead_codes(model, used, last_residuals, generator)
-        if is_reported_epoch(epoch, config.epochs):
+        if hooks.history_every_epoch or is_reported_epoch(epoch, config.epochs):
             history.append({"epoch": epoch + 1, "loss": total / n, "reconstruction": recon_total / n,
-                            "restarted_codes": restarted, **{k: v / n for k, v in parts_total.items()}})
+                            "quantization": quant_total / n, "restarted_codes": restarted,
+                            **{k: v / n for k, v in parts_total.items()}})
             log_tokenizer_epoch("rq-vae", history[-1], config.epochs, started)
+        if hooks.select_every and ((epoch + 1) % hooks.select_every == 0 or epoch == config.epochs - 1):
+            rate = _nearest_code_collision_rate(model, x, config.batch_size)
+            if not selection or rate < min(entry["collision_rate"] for entry in selection):
+                best_state = copy.deepcopy(model.state_dict())
+            selection.append({"epoch": epoch + 1, "collision_rate": rate})
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
         recon, codes, _, _ = model(x)  # nearest codes; a method re-assigns collisions itself
         relative = float(((recon - x) ** 2).sum() / (x ** 2).sum())
-    return codes.cpu().numpy().astype(np.int64), {"relative_reconstruction_error": relative,
-                                                  "training": history}, model
+    info = {"relative_reconstruction_error": relative, "training": history}
+    if selection:
+        best = min(selection, key=lambda entry: entry["collision_rate"])   # earliest of equals
+        info["selection"] = {"criterion": "lowest collision rate of nearest codes", "selected_epoch": best["epoch"],
+                             "evaluations": selection}
+    return codes.cpu().numpy().astype(np.int64), info, model
+
+
+def _nearest_code_collision_rate(model: RQVAE, x: torch.Tensor, batch_size: int) -> float:
+    """The collision rate of every item's nearest codes (LETTER evaluates without Sinkhorn)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        codes = torch.cat([model.quantize(model.encoder(x[start:start + batch_size]))[1]
+                           for start in range(0, x.shape[0], batch_size)])
+    model.train(was_training)
+    return collision_rate(codes)
