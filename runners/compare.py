@@ -90,7 +90,7 @@ def allocation_rows(measured: dict[str, MethodResults]) -> tuple[list[list], lis
         n_bins = len(allocations[0])
         tokens = np.mean([[b["mean_collaborative_tokens"] for b in a] for a in allocations], axis=0)
         alpha = np.mean([[b["mean_alpha"] for b in a] for a in allocations], axis=0)
-        rows.append([method, *(f"{t:.2f} (α {a:.3f})" for t, a in zip(tokens, alpha))])
+        rows.append([method, *(f"{t:.2f} (α {a:.3f})" for t, a in zip(tokens, alpha, strict=True))])
     headers = ["method", *(f"bin {b + 1}" + (" (tail)" if b == 0 else " (head)" if b == n_bins - 1 else "")
                            for b in range(n_bins))]
     return rows, headers
@@ -109,7 +109,8 @@ def build(args) -> str:
     columns, families = {}, {}
     for metric in METRICS:
         columns[metric], families[metric] = measured_column(measured, metric, args.dataset, test=args.test,
-                                                            correction=args.correction, alpha=args.alpha)
+                                                            correction=args.correction, alpha=args.alpha,
+                                                            intervals=metric == args.metric)
     rows = [(method, [columns[m][method] for m in METRICS]
              + [popularity_cell(results, "head"), popularity_cell(results, "tail")])
             for method, results in measured.items()]
