@@ -19,12 +19,12 @@ import logging
 import sys
 from pathlib import Path
 
-from genrec_bench.data.catalog import dataset_names, get_card, resolve_data_root
 from genrec_bench.errors import GenRecError
 from genrec_bench.registry import method_names
 from genrec_bench.reported import load_reported, lookup
 from genrec_bench.tables.cells import MethodResults, collect, proxy_text_caption
 from genrec_bench.tables.columns import measured_column
+from genrec_bench.tables.data_status import dataset_status
 from genrec_bench.tables.render import Cell, write_table_files
 
 PAPER, TABLE = "flexcode", "Table 1"
@@ -81,22 +81,6 @@ def shard_of(cells: list, shard: str | None) -> list:
     if not 0 <= i < n:
         raise GenRecError(f"--shard expects I/N with 0 <= I < N, got {shard!r}")
     return [c for k, c in enumerate(sorted(cells)) if k % n == i]
-
-
-def dataset_status(name: str, data_root: str | None) -> str | None:
-    """None when the data is present, else how to obtain it."""
-    if name not in dataset_names():
-        return "not a dataset this suite knows"
-    try:
-        root = resolve_data_root(data_root)
-    except GenRecError as error:
-        return str(error)
-    card = get_card(name)
-    folder = Path(root) / card.folder
-    if folder.is_dir() and any(folder.iterdir()):
-        return None
-    return f"data absent: put the files of {card.folder!r} under {root} " \
-           f"(`python -m genrec_bench.data.download {name}` fetches the raw public files)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from genrec_bench.data.catalog import _resolve_files, get_card, resolve_data_root
 from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
 from genrec_bench.records.selection import current_runs
 from genrec_bench.reported import load_reported, lookup
 from genrec_bench.tables.cells import proxy_text_caption, read_proxy_text
+from genrec_bench.tables.data_status import domain_status
 from genrec_bench.tables.render import Cell, write_table_files
-from runners.table1 import METRICS, SHORT, dataset_status
+from runners.table1 import METRICS, SHORT
 
 PAPER, TABLE = "GenCDR", "Table 2"
 DOMAINS = ("amazon2014-sports", "amazon2014-clothing", "amazon2014-phones", "amazon2014-electronics",
@@ -56,24 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="results")
     p.add_argument("--data-root", default=None)
     return p
-
-
-def domain_status(name: str, data_root: str | None) -> str | None:
-    """None when the domain's data is present, else how to obtain it."""
-    status = dataset_status(name, data_root)
-    if status is not None:
-        return status
-    # the folder is there (maybe shared with other datasets, e.g. douban/): are this one's files?
-    card = get_card(name)
-    folder = resolve_data_root(data_root) / card.folder
-    wanted = []
-    for variant in card.variants():
-        _, missing = _resolve_files(folder, variant)
-        if not missing:
-            return None
-        wanted.append(f"{variant.kind}: {', '.join(missing)}")
-    return (f"data absent: {folder} lacks the files of {name} ({'; or '.join(wanted)}); "
-            f"`python -m genrec_bench.data.download {name}` fetches the raw public files where a URL is known")
 
 
 def measured(results_dir: Path, method: str, domain: str, pairs: list[str], profile: str,
