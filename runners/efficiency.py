@@ -11,10 +11,12 @@ only runs measured on the same machine: the table lists each run's processor and
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tabulate import tabulate
 
+from genrec_bench.errors import GenRecError
 from genrec_bench.records.atomic import atomic_write_bytes
 from genrec_bench.records.record import find_records
 from genrec_bench.records.selection import config_id, current_runs
@@ -38,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="cpu")
     p.add_argument("--results-dir", default="results")
     args = p.parse_args(argv)
-    found = find_records(Path(args.results_dir), dataset=args.dataset, profile=args.profile)
+    try:
+        found = find_records(Path(args.results_dir), dataset=args.dataset, profile=args.profile)
+    except GenRecError as error:   # a damaged record: named, with what to do
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     records = [run for method in sorted({r["method"] for r in found})
                for run in current_runs([r for r in found if r["method"] == method])]
     if not records:

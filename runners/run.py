@@ -19,7 +19,6 @@ import argparse
 import dataclasses
 import datetime as dt
 import io
-import json
 import logging
 import resource
 import shlex
@@ -43,7 +42,7 @@ from genrec_bench.evaluation import EvalConfig, Evaluator, Validator
 from genrec_bench.evaluation.breakdown import domain_breakdown, head_items, popularity_breakdown
 from genrec_bench.progress import hide_progress_bars
 from genrec_bench.records import RunRecord, atomic_write_bytes, capture_environment, run_directory
-from genrec_bench.records.record import RECORD_FILE
+from genrec_bench.records.record import RECORD_FILE, read_record
 from genrec_bench.registry import PROFILE_NAMES, get_method, method_names
 from genrec_bench.training import resolve_device, seed_everything
 from genrec_bench.training.distributed import init_from_env, shutdown
@@ -135,7 +134,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     directory = run_directory(Path(args.results_dir), args.dataset, args.method, args.profile,
                               args.seed, identity)
     if (directory / RECORD_FILE).exists() and not args.force:
-        record = json.loads((directory / RECORD_FILE).read_text())
+        record = read_record(directory / RECORD_FILE)   # DamagedRecordError: names the file, says --force
         print(f"already finished: {directory / RECORD_FILE} (use --force to run again)")
         _print_summary(record)
         return 0

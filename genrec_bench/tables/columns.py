@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from genrec_bench.stats import compare_family
 from genrec_bench.stats.comparison import FamilyResult
-from genrec_bench.tables.cells import MethodResults
+from genrec_bench.tables.cells import MethodResults, check_paired
 from genrec_bench.tables.render import Cell
 
 
@@ -30,6 +30,7 @@ def measured_column(measured: Mapping[str, MethodResults], metric: str, dataset:
     means = {m: float(r.per_seed_means(metric).mean()) for m, r in measured.items()}
     family, below = None, set()
     if len(measured) >= 2:
+        check_paired(dict(measured))
         family = compare_family({m: r.per_user(metric) for m, r in measured.items()}, metric=metric, test=test,
                                 correction=correction, alpha=alpha, seed=0, dataset=dataset,
                                 intervals=intervals)

@@ -10,7 +10,7 @@ from genrec_bench.tables.render import Cell, write_table_files
 
 def results(method: str, ranks: list[np.ndarray]) -> MethodResults:
     return MethodResults(method, "d", tuple(range(len(ranks))), tuple({} for _ in ranks), tuple(ranks),
-                         np.arange(ranks[0].size))
+                         np.arange(ranks[0].size), np.arange(ranks[0].size) + 1)
 
 
 def test_measured_column_hand_case():
