@@ -19,6 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
+from genrec_bench.cli import check_datasets, check_methods, parse_shard
 from genrec_bench.errors import GenRecError
 from genrec_bench.registry import method_names
 from genrec_bench.reported import load_reported, lookup
@@ -76,11 +77,19 @@ def missing_cells(args, results_dir: Path) -> list[tuple[str, str, int]]:
 def shard_of(cells: list, shard: str | None) -> list:
     if shard is None:
         return cells
-    index, _, count = shard.partition("/")
-    i, n = int(index), int(count)
-    if not 0 <= i < n:
-        raise GenRecError(f"--shard expects I/N with 0 <= I < N, got {shard!r}")
+    i, n = parse_shard(shard)
     return [c for k, c in enumerate(sorted(cells)) if k % n == i]
+
+
+def check_arguments(args) -> None:
+    """Every name and option checked before anything is trained or written (a typo must not
+    replace the committed table with an empty one)."""
+    check_datasets(args.datasets, multi_domain=False)
+    check_methods(args.methods)
+    if args.shard is not None:
+        if not (args.train_missing or args.retrain):
+            raise GenRecError("--shard selects cells to train: give it with --train-missing or --retrain")
+        parse_shard(args.shard)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     results_dir = Path(args.results_dir)
     try:
+        check_arguments(args)
         if args.train_missing or args.retrain:
             from runners import run
 
@@ -123,6 +133,10 @@ def build_table(args, results_dir: Path) -> str:
             found = collect(results_dir, dataset, method, args.profile, args.seeds)
             if found is not None:
                 results[(method, dataset)] = found
+    if not results:
+        raise GenRecError(f"no {args.profile} records of {', '.join(args.methods)} on {', '.join(args.datasets)} "
+                          f"under {results_dir / 'runs'}: a table without a measured cell is not written "
+                          "(train them with --train-missing)")
 
     cells: dict[tuple[str, str, str], Cell] = {}
     families = []

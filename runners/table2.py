@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrec_bench.cli import check_datasets, check_methods
 from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
@@ -86,6 +87,10 @@ def build_table(args, results_dir: Path) -> str:
     headers = [f"{d} {SHORT[m]}" for d in args.domains for m in METRICS]
     found = {(m, d): measured(results_dir, m, d, args.pairs, args.profile, args.seeds)
              for m in args.methods for d in args.domains}
+    if not any(found.values()):
+        raise GenRecError(f"no {args.profile} records of {', '.join(args.methods)} on {', '.join(args.domains)} "
+                          f"(alone or in {', '.join(args.pairs)}) under {results_dir / 'runs'}: a table without "
+                          "a measured cell is not written")
     cells: dict[tuple[str, str, str], Cell] = {}
     single: set[tuple[str, str]] = set()
     for domain in args.domains:
@@ -163,6 +168,9 @@ def caption_text(args, found: dict, single: set) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_datasets(args.domains, multi_domain=False)
+        check_datasets(args.pairs)
+        check_methods(args.methods)
         text = build_table(args, Path(args.results_dir))
     except GenRecError as error:
         print(f"error: {error}", file=sys.stderr)

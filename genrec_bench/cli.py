@@ -1,0 +1,46 @@
+"""Checks shared by the command-line runners: names a user typed, before anything runs.
+
+A typo must fail at once with one line that lists the valid names, never produce an empty
+table that replaces a committed one, nor start a long run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from genrec_bench.data.catalog import check_dataset_name
+from genrec_bench.errors import GenRecError, UnknownNameError
+from genrec_bench.registry import method_names
+
+
+def check_methods(names: Iterable[str]) -> None:
+    """UnknownNameError (listing the registered methods) for the first unregistered name."""
+    known = method_names()
+    for name in names:
+        if name not in known:
+            raise UnknownNameError("method", name, known)
+
+
+def check_datasets(names: Iterable[str], *, multi_domain: bool = True) -> None:
+    """UnknownNameError (listing the datasets with a card) for the first unknown name; with
+    ``multi_domain``, ``a+b`` joins known names."""
+    for name in names:
+        parts = check_dataset_name(name)
+        if not multi_domain and len(parts) > 1:
+            raise GenRecError(f"{name!r} is a multi-domain name; give single datasets here")
+
+
+def parse_shard(shard: str) -> tuple[int, int]:
+    """``"I/N"`` -> ``(I, N)`` with ``0 <= I < N``; GenRecError for anything else.
+
+    >>> parse_shard("1/4")
+    (1, 4)
+    """
+    index, sep, count = shard.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = -1, 0
+    if not sep or not 0 <= i < n:
+        raise GenRecError(f"--shard expects I/N with 0 <= I < N (e.g. 0/4), got {shard!r}")
+    return i, n
