@@ -6,7 +6,9 @@ table that replaces a committed one, nor start a long run.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable
+from typing import NoReturn
 
 from genrec_bench.data.catalog import check_dataset_name
 from genrec_bench.errors import GenRecError, UnknownNameError
@@ -44,3 +46,37 @@ def parse_shard(shard: str) -> tuple[int, int]:
     if not sep or not 0 <= i < n:
         raise GenRecError(f"--shard expects I/N with 0 <= I < N (e.g. 0/4), got {shard!r}")
     return i, n
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr and exit code 2 (the
+    suite's rule for every user error); ``--help`` still prints the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+#: seeds numpy and torch both accept
+MAX_SEED = 2**32 - 1
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a seed in ``0 .. 2**32 - 1``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is in 0..{MAX_SEED}, got {value}")
+    return value
