@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from genrec_bench.cli import check_datasets, check_methods
+from genrec_bench.cli import OneLineParser, check_datasets, check_methods
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.selection import config_id
 from genrec_bench.registry import PROFILE_NAMES
@@ -46,7 +46,7 @@ SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m runners.compare", description=__doc__,
+    p = OneLineParser(prog="python -m runners.compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True)
     p.add_argument("--methods", nargs="+", required=True)

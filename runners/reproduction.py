@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrec_bench.cli import OneLineParser
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
 from genrec_bench.records.selection import config_id, current_runs
@@ -68,7 +69,7 @@ def build(results_dir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runners.reproduction", description=__doc__,
+    parser = OneLineParser(prog="python -m runners.reproduction", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--check", action="store_true", help="fail if REPRODUCTION.md is not current")

@@ -19,7 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
-from genrec_bench.cli import check_datasets, check_methods, parse_shard
+from genrec_bench.cli import OneLineParser, check_datasets, check_methods, parse_shard
 from genrec_bench.errors import GenRecError
 from genrec_bench.registry import method_names
 from genrec_bench.reported import load_reported, lookup
@@ -38,7 +38,7 @@ DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger",
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m runners.table1", description=__doc__,
+    p = OneLineParser(prog="python -m runners.table1", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), help="our methods to show")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), help="column groups")

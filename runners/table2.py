@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genrec_bench.cli import check_datasets, check_methods
+from genrec_bench.cli import OneLineParser, check_datasets, check_methods
 from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
@@ -46,7 +46,7 @@ DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger", "gencdr")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m runners.table2", description=__doc__,
+    p = OneLineParser(prog="python -m runners.table2", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), help="our methods to show")
     p.add_argument("--domains", nargs="+", default=list(DOMAINS), help="column groups")

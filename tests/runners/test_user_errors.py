@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runners import compare, table1, table2
+from runners import compare, efficiency, reproduction, table1, table2
 
 REPO = Path(__file__).resolve().parents[2]
 BEAUTY = {"sasrec": "cpu-seed0-2693e2b789", "popularity": "cpu-seed0-e102a6ea0e"}
@@ -83,3 +83,21 @@ def test_compare_of_other_methods_does_not_replace_a_comparison(results, capsys)
     assert compare_main(results, "--methods", "sasrec", "--stem", "solo") == 0      # another name
     assert compare_main(results, "--methods", "sasrec", "--force") == 0             # asked for
     assert (results / "tables/compare-amazon2014-beauty-cpu.md").read_bytes() != made["compare-amazon2014-beauty-cpu.md"]
+
+
+@pytest.mark.parametrize("main", [table1.main, table2.main, compare.main, efficiency.main, reproduction.main],
+                         ids=["table1", "table2", "compare", "efficiency", "reproduction"])
+def test_a_usage_error_is_one_line_with_exit_code_2(main, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--dataset", "amazon2014-beauty", "--methods", "sasrec", "--profile", "bogus"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+
+
+def test_efficiency_refuses_an_unknown_dataset_or_no_records(results, capsys):
+    assert efficiency.main(["--results-dir", str(results), "--dataset", "amazon2014-beuty"]) == 2
+    one_line_error(capsys, "unknown dataset 'amazon2014-beuty'")
+    assert efficiency.main(["--results-dir", str(results), "--dataset", "amazon2014-sports"]) == 2
+    one_line_error(capsys, "no cpu records for amazon2014-sports")
+    assert not (results / "efficiency").exists()
