@@ -104,10 +104,12 @@ def main(argv: list[str] | None = None) -> int:
             cells = all_cells(args) if args.retrain else missing_cells(args, results_dir)
             for method, dataset, seed in shard_of(cells, args.shard):
                 if dataset_status(dataset, args.data_root) is None:
-                    run.main(["--method", method, "--dataset", dataset, "--profile", args.profile,
-                              "--seed", str(seed), "--results-dir", str(results_dir), "--no-progress"]
-                             + (["--data-root", args.data_root] if args.data_root else [])
-                             + (["--force"] if args.retrain else []))
+                    code = run.main(["--method", method, "--dataset", dataset, "--profile", args.profile,
+                                     "--seed", str(seed), "--results-dir", str(results_dir), "--no-progress"]
+                                    + (["--data-root", args.data_root] if args.data_root else [])
+                                    + (["--force"] if args.retrain else []))
+                    if code != 0:   # the run said why (one line); Ctrl-C (130) stops the whole loop
+                        return code
         text = build_table(args, results_dir)
     except GenRecError as error:
         print(f"error: {error}", file=sys.stderr)
