@@ -10,7 +10,14 @@ from typing import Any
 
 
 def _umask() -> int:
-    """The process's file-creation mask (reading it means setting it: set it straight back)."""
+    """The process's file-creation mask: from ``/proc/self/status`` where Linux shows it, else
+    by setting it and straight back (``os.umask`` can only read by writing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
