@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from pathlib import Path
 from typing import NoReturn
 
 from genrec_bench.data.catalog import check_dataset_name
@@ -15,12 +16,27 @@ from genrec_bench.errors import GenRecError, UnknownNameError
 from genrec_bench.registry import method_names
 
 
-def check_methods(names: Iterable[str]) -> None:
-    """UnknownNameError (listing the registered methods) for the first unregistered name."""
+def check_methods(names: Iterable[str], also_valid: Iterable[str] = ()) -> None:
+    """UnknownNameError (listing the registered methods) for the first name that is neither
+    registered nor in ``also_valid``.
+
+    ``also_valid`` (e.g. a table's default methods, the method folders of the records it reads)
+    spares the registry lookup, which imports every method module (seconds: transformers),
+    when every name is known already."""
+    names, spared = list(names), set(also_valid)
+    if all(name in spared for name in names):
+        return
     known = method_names()
     for name in names:
-        if name not in known:
+        if name not in known and name not in spared:
             raise UnknownNameError("method", name, known)
+
+
+def recorded_methods(results_dir: str | Path, datasets: Iterable[str] | None = None) -> set[str]:
+    """The method folders under ``results_dir/runs/<dataset>/`` (every dataset by default)."""
+    runs = Path(results_dir) / "runs"
+    patterns = [f"{dataset}/*" for dataset in datasets] if datasets is not None else ["*/*"]
+    return {p.name for pattern in patterns for p in runs.glob(pattern) if p.is_dir()}
 
 
 def check_datasets(names: Iterable[str], *, multi_domain: bool = True) -> None:

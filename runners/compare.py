@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from genrec_bench.cli import OneLineParser, check_datasets, check_methods
+from genrec_bench.cli import OneLineParser, check_datasets, check_methods, recorded_methods
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.selection import config_id
 from genrec_bench.registry import PROFILE_NAMES
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_datasets([args.dataset])
-        check_methods(args.methods)
+        check_methods(args.methods, also_valid=recorded_methods(args.results_dir, [args.dataset]))
         text = build(args)
     except GenRecError as error:
         print(f"error: {error}", file=sys.stderr)

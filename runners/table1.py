@@ -19,7 +19,13 @@ import logging
 import sys
 from pathlib import Path
 
-from genrec_bench.cli import OneLineParser, check_datasets, check_methods, parse_shard
+from genrec_bench.cli import (
+    OneLineParser,
+    check_datasets,
+    check_methods,
+    parse_shard,
+    recorded_methods,
+)
 from genrec_bench.errors import GenRecError
 from genrec_bench.registry import method_names
 from genrec_bench.reported import load_reported, lookup
@@ -85,7 +91,7 @@ def check_arguments(args) -> None:
     """Every name and option checked before anything is trained or written (a typo must not
     replace the committed table with an empty one)."""
     check_datasets(args.datasets, multi_domain=False)
-    check_methods(args.methods)
+    check_methods(args.methods, also_valid=set(DEFAULT_METHODS) | recorded_methods(args.results_dir))
     if args.shard is not None:
         if not (args.train_missing or args.retrain):
             raise GenRecError("--shard selects cells to train: give it with --train-missing or --retrain")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genrec_bench.cli import OneLineParser, check_datasets, check_methods
+from genrec_bench.cli import OneLineParser, check_datasets, check_methods, recorded_methods
 from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_datasets(args.domains, multi_domain=False)
         check_datasets(args.pairs)
-        check_methods(args.methods)
+        check_methods(args.methods, also_valid=set(DEFAULT_METHODS) | recorded_methods(args.results_dir))
         text = build_table(args, Path(args.results_dir))
     except GenRecError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -101,3 +101,14 @@ def test_efficiency_refuses_an_unknown_dataset_or_no_records(results, capsys):
     assert efficiency.main(["--results-dir", str(results), "--dataset", "amazon2014-sports"]) == 2
     one_line_error(capsys, "no cpu records for amazon2014-sports")
     assert not (results / "efficiency").exists()
+
+
+def test_known_names_are_checked_without_importing_every_method(monkeypatch, tmp_path):
+    """The registry imports every method module (transformers: seconds); a table's default
+    methods and the methods with records need no lookup (issue 20.11: table1 stays fast)."""
+    from genrec_bench import cli
+
+    monkeypatch.setattr(cli, "method_names", lambda: pytest.fail("the registry was loaded"))
+    (tmp_path / "runs/d/mymethod").mkdir(parents=True)
+    cli.check_methods(["sasrec", "mymethod"], also_valid={"sasrec"} | cli.recorded_methods(tmp_path))
+    assert cli.recorded_methods(tmp_path, ["d"]) == {"mymethod"} and cli.recorded_methods(tmp_path, ["e"]) == set()
