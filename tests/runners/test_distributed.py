@@ -42,6 +42,9 @@ def test_torchrun_two_processes_equals_single_process_evaluation(method, dataset
     # a different run from the single-process one (issue 20.8): its id, its command, its batch
     assert record["command"].startswith("torchrun --nproc_per_node 2 -m runners.run ")
     assert record["training"]["world_size"] == 2
+    cores = record["environment"]["cpu_count"]            # 2 processes x 1 thread (OMP_NUM_THREADS=1)
+    assert [n for n in record["notes"] if "CPU threads" in n] == ([] if cores <= 2 else [
+        f"ran with 2 of {cores} CPU threads (2 processes x 1): timings are not those of the whole machine"])
     if "batch_size" in record["config"]:
         assert record["training"]["effective_batch_size"] == 2 * record["config"]["batch_size"]
     from genrec_bench.evaluation import EvalConfig
