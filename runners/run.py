@@ -282,7 +282,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                   "best_valid": report.best_valid, "stopped_by": report.stopped_by,
                   "selection_metric": validator.metric, **report.extra,
                   **({"resumes": resumes} if resumes else {}),
-                  **({"world_size": current.size, "effective_batch_size": config_json["batch_size"] * current.size}
+                  **({"world_size": current.size} if current.distributed else {}),
+                  **({"effective_batch_size": config_json["batch_size"] * current.size}
                      if current.distributed and "batch_size" in config_json else {})},
         timings={"load_s": t_loaded - t_start, **cost,
                  "valid_eval_s": t_valid - t_fitted, "test_eval_s": t_test - t_valid,

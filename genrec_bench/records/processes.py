@@ -5,7 +5,8 @@ resumes from its training checkpoint (``results/checkpoints/<run>/training.pt``)
 ``processes.json`` lists every process that worked on the run: when it started and after
 which epoch it resumed. The checkpoint's ``train_time_s`` is the training time of all the
 processes before, up to the last finished epoch; the record adds this process's fit time to it
-(``timings.fit_s``) and lists the resumes (``training.resumes``). Work a process lost after its
+(``timings.fit_s``; ``fit_s_last_process`` and the other timings, ``total_s`` included, are the
+last process's) and lists the resumes (``training.resumes``). Work a process lost after its
 last checkpoint is not counted. Both files are removed when the record is written.
 """
 
