@@ -5,7 +5,8 @@
 
 Answers from the run records alone: does one method beat another on this data, by how much,
 is the difference real, and what does it cost. Writes
-``results/tables/compare-<dataset>-<profile>.{md,tex,csv}`` (or ``--stem``):
+``results/tables/compare-<dataset>-<profile>.{md,tex,csv}`` (or ``--stem``; an existing table made
+from a different set of methods is replaced only with ``--force``):
 
 * metric columns (R@5, N@5, R@10, N@10), built as in Table 1 (``tables/columns.py``): mean
   over seeds, ``*`` = significantly below the best after the family's correction;
@@ -32,8 +33,10 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
+from genrec_bench.cli import OneLineParser, check_datasets, check_methods, recorded_methods
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.selection import config_id
+from genrec_bench.registry import PROFILE_NAMES
 from genrec_bench.tables.cells import MethodResults, collect, proxy_text_caption
 from genrec_bench.tables.columns import measured_column
 from genrec_bench.tables.render import Cell, write_table_files
@@ -43,11 +46,11 @@ SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m runners.compare", description=__doc__,
+    p = OneLineParser(prog="python -m runners.compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True)
     p.add_argument("--methods", nargs="+", required=True)
-    p.add_argument("--profile", default="cpu")
+    p.add_argument("--profile", default="cpu", choices=PROFILE_NAMES)
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="seeds to use (default: all present)")
     p.add_argument("--metric", default="ndcg@10", choices=METRICS, help="the metric of the pairwise section")
     p.add_argument("--test", default="t-test", choices=("t-test", "wilcoxon", "permutation"))
@@ -56,7 +59,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="results")
     p.add_argument("--stem", default=None,
                    help="output file name under results/tables (default compare-<dataset>-<profile>)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing table that was made from a different set of methods")
     return p
+
+
+def table_methods(csv_path: Path) -> set[str] | None:
+    """The methods (rows) of an existing comparison table's CSV, or None if there is none."""
+    import csv
+
+    if not csv_path.exists():
+        return None
+    with csv_path.open(newline="") as f:
+        return {row[0] for row in list(csv.reader(f))[1:] if row}
+
+
+def check_output(out_dir: Path, stem: str, methods: list[str], force: bool) -> None:
+    """GenRecError unless ``<stem>.*`` is new or was made from the same methods (or ``force``):
+    a comparison of a subset, or a typo, must not silently replace a committed comparison."""
+    existing = table_methods(out_dir / f"{stem}.csv")
+    if existing is None or existing == set(methods) or force:
+        return
+    raise GenRecError(f"{out_dir / stem}.* compares {', '.join(sorted(existing))}, not "
+                      f"{', '.join(sorted(methods))}: give another --stem, or --force to replace it")
 
 
 def popularity_cell(results: MethodResults, group: str) -> Cell:
@@ -90,7 +115,7 @@ def allocation_rows(measured: dict[str, MethodResults]) -> tuple[list[list], lis
         n_bins = len(allocations[0])
         tokens = np.mean([[b["mean_collaborative_tokens"] for b in a] for a in allocations], axis=0)
         alpha = np.mean([[b["mean_alpha"] for b in a] for a in allocations], axis=0)
-        rows.append([method, *(f"{t:.2f} (α {a:.3f})" for t, a in zip(tokens, alpha))])
+        rows.append([method, *(f"{t:.2f} (α {a:.3f})" for t, a in zip(tokens, alpha, strict=True))])
     headers = ["method", *(f"bin {b + 1}" + (" (tail)" if b == 0 else " (head)" if b == n_bins - 1 else "")
                            for b in range(n_bins))]
     return rows, headers
@@ -106,10 +131,13 @@ def build(args) -> str:
     if not measured:
         raise GenRecError(f"no {args.profile} records of {', '.join(args.methods)} on {args.dataset} "
                           f"under {results_dir / 'runs'}")
+    stem = args.stem or f"compare-{args.dataset}-{args.profile}"
+    check_output(results_dir / "tables", stem, list(measured), args.force)
     columns, families = {}, {}
     for metric in METRICS:
         columns[metric], families[metric] = measured_column(measured, metric, args.dataset, test=args.test,
-                                                            correction=args.correction, alpha=args.alpha)
+                                                            correction=args.correction, alpha=args.alpha,
+                                                            intervals=metric == args.metric)
     rows = [(method, [columns[m][method] for m in METRICS]
              + [popularity_cell(results, "head"), popularity_cell(results, "tail")])
             for method, results in measured.items()]
@@ -152,13 +180,14 @@ def build(args) -> str:
     sections += ["", "## Cost", "", tabulate(cost_rows(measured), headers=["method", "seed", "fit min",
                                                                          "test ms/user", "parameters", "machine"],
                                              tablefmt="github", floatfmt=("", "", ".1f", ".2f", "", ""), intfmt=","), ""]
-    return write_table_files(rows, headers, "\n".join(caption), results_dir / "tables",
-                             args.stem or f"compare-{args.dataset}-{args.profile}", "\n".join(sections))
+    return write_table_files(rows, headers, "\n".join(caption), results_dir / "tables", stem, "\n".join(sections))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_datasets([args.dataset])
+        check_methods(args.methods, also_valid=recorded_methods(args.results_dir, [args.dataset]))
         text = build(args)
     except GenRecError as error:
         print(f"error: {error}", file=sys.stderr)

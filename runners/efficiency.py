@@ -11,13 +11,17 @@ only runs measured on the same machine: the table lists each run's processor and
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tabulate import tabulate
 
+from genrec_bench.cli import OneLineParser, check_datasets
+from genrec_bench.errors import GenRecError
 from genrec_bench.records.atomic import atomic_write_bytes
 from genrec_bench.records.record import find_records
 from genrec_bench.records.selection import config_id, current_runs
+from genrec_bench.registry import PROFILE_NAMES
 
 COLUMNS = (
     ("parameters", lambda r: r["efficiency"]["parameters"]["total"]),
@@ -32,18 +36,23 @@ COLUMNS = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m runners.efficiency", description=__doc__,
+    p = OneLineParser(prog="python -m runners.efficiency", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="amazon2014-beauty")
-    p.add_argument("--profile", default="cpu")
+    p.add_argument("--profile", default="cpu", choices=PROFILE_NAMES)
     p.add_argument("--results-dir", default="results")
     args = p.parse_args(argv)
-    found = find_records(Path(args.results_dir), dataset=args.dataset, profile=args.profile)
+    try:
+        check_datasets([args.dataset])
+        found = find_records(Path(args.results_dir), dataset=args.dataset, profile=args.profile)
+    except GenRecError as error:   # an unknown dataset; a damaged record: named, with what to do
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     records = [run for method in sorted({r["method"] for r in found})
                for run in current_runs([r for r in found if r["method"] == method])]
-    if not records:
-        print(f"no {args.profile} records for {args.dataset} under {args.results_dir}/runs")
-        return 1
+    if not records:   # nothing to show: an error, and the files of an earlier profile stay
+        print(f"error: no {args.profile} records for {args.dataset} under {args.results_dir}/runs", file=sys.stderr)
+        return 2
     rows, names, values = [], [], {name: [] for name, _ in COLUMNS}
     for record in sorted(records, key=lambda r: (r["method"], r["seed"])):
         label = f"{record['method']} (seed {record['seed']}, {config_id(record)})"

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genrec_bench.cli import OneLineParser
+from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
 from genrec_bench.records.selection import config_id, current_runs
 from genrec_bench.reported import ReportedNumber, load_reported
@@ -67,13 +69,17 @@ def build(results_dir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runners.reproduction", description=__doc__,
+    parser = OneLineParser(prog="python -m runners.reproduction", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--check", action="store_true", help="fail if REPRODUCTION.md is not current")
     args = parser.parse_args(argv)
     path = Path(args.results_dir) / "REPRODUCTION.md"
-    text = build(Path(args.results_dir))
+    try:
+        text = build(Path(args.results_dir))
+    except GenRecError as error:   # a damaged record: named, with what to do
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.check:
         if not path.exists() or path.read_text() != text:
             print(f"{path} is not current: run python -m runners.reproduction", file=sys.stderr)

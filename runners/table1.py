@@ -19,12 +19,19 @@ import logging
 import sys
 from pathlib import Path
 
-from genrec_bench.data.catalog import dataset_names, get_card, resolve_data_root
+from genrec_bench.cli import (
+    OneLineParser,
+    check_datasets,
+    check_methods,
+    parse_shard,
+    recorded_methods,
+)
 from genrec_bench.errors import GenRecError
 from genrec_bench.registry import method_names
 from genrec_bench.reported import load_reported, lookup
 from genrec_bench.tables.cells import MethodResults, collect, proxy_text_caption
 from genrec_bench.tables.columns import measured_column
+from genrec_bench.tables.data_status import dataset_status
 from genrec_bench.tables.render import Cell, write_table_files
 
 PAPER, TABLE = "flexcode", "Table 1"
@@ -37,7 +44,7 @@ DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger",
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m runners.table1", description=__doc__,
+    p = OneLineParser(prog="python -m runners.table1", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), help="our methods to show")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), help="column groups")
@@ -76,27 +83,19 @@ def missing_cells(args, results_dir: Path) -> list[tuple[str, str, int]]:
 def shard_of(cells: list, shard: str | None) -> list:
     if shard is None:
         return cells
-    index, _, count = shard.partition("/")
-    i, n = int(index), int(count)
-    if not 0 <= i < n:
-        raise GenRecError(f"--shard expects I/N with 0 <= I < N, got {shard!r}")
+    i, n = parse_shard(shard)
     return [c for k, c in enumerate(sorted(cells)) if k % n == i]
 
 
-def dataset_status(name: str, data_root: str | None) -> str | None:
-    """None when the data is present, else how to obtain it."""
-    if name not in dataset_names():
-        return "not a dataset this suite knows"
-    try:
-        root = resolve_data_root(data_root)
-    except GenRecError as error:
-        return str(error)
-    card = get_card(name)
-    folder = Path(root) / card.folder
-    if folder.is_dir() and any(folder.iterdir()):
-        return None
-    return f"data absent: put the files of {card.folder!r} under {root} " \
-           f"(`python -m genrec_bench.data.download {name}` fetches the raw public files)"
+def check_arguments(args) -> None:
+    """Every name and option checked before anything is trained or written (a typo must not
+    replace the committed table with an empty one)."""
+    check_datasets(args.datasets, multi_domain=False)
+    check_methods(args.methods, also_valid=set(DEFAULT_METHODS) | recorded_methods(args.results_dir))
+    if args.shard is not None:
+        if not (args.train_missing or args.retrain):
+            raise GenRecError("--shard selects cells to train: give it with --train-missing or --retrain")
+        parse_shard(args.shard)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,16 +103,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     results_dir = Path(args.results_dir)
     try:
+        check_arguments(args)
         if args.train_missing or args.retrain:
             from runners import run
 
             cells = all_cells(args) if args.retrain else missing_cells(args, results_dir)
             for method, dataset, seed in shard_of(cells, args.shard):
                 if dataset_status(dataset, args.data_root) is None:
-                    run.main(["--method", method, "--dataset", dataset, "--profile", args.profile,
-                              "--seed", str(seed), "--results-dir", str(results_dir), "--no-progress"]
-                             + (["--data-root", args.data_root] if args.data_root else [])
-                             + (["--force"] if args.retrain else []))
+                    code = run.main(["--method", method, "--dataset", dataset, "--profile", args.profile,
+                                     "--seed", str(seed), "--results-dir", str(results_dir), "--no-progress"]
+                                    + (["--data-root", args.data_root] if args.data_root else [])
+                                    + (["--force"] if args.retrain else []))
+                    if code != 0:   # the run said why (one line); Ctrl-C (130) stops the whole loop
+                        return code
         text = build_table(args, results_dir)
     except GenRecError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -139,6 +141,10 @@ def build_table(args, results_dir: Path) -> str:
             found = collect(results_dir, dataset, method, args.profile, args.seeds)
             if found is not None:
                 results[(method, dataset)] = found
+    if not results:
+        raise GenRecError(f"no {args.profile} records of {', '.join(args.methods)} on {', '.join(args.datasets)} "
+                          f"under {results_dir / 'runs'}: a table without a measured cell is not written "
+                          "(train them with --train-missing)")
 
     cells: dict[tuple[str, str, str], Cell] = {}
     families = []

@@ -23,15 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from genrec_bench.data.catalog import _resolve_files, get_card, resolve_data_root
+from genrec_bench.cli import OneLineParser, check_datasets, check_methods, recorded_methods
 from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
 from genrec_bench.records.selection import current_runs
 from genrec_bench.reported import load_reported, lookup
 from genrec_bench.tables.cells import proxy_text_caption, read_proxy_text
+from genrec_bench.tables.data_status import domain_status
 from genrec_bench.tables.render import Cell, write_table_files
-from runners.table1 import METRICS, SHORT, dataset_status
+from runners.table1 import METRICS, SHORT
 
 PAPER, TABLE = "GenCDR", "Table 2"
 DOMAINS = ("amazon2014-sports", "amazon2014-clothing", "amazon2014-phones", "amazon2014-electronics",
@@ -45,7 +46,7 @@ DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger", "gencdr")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m runners.table2", description=__doc__,
+    p = OneLineParser(prog="python -m runners.table2", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), help="our methods to show")
     p.add_argument("--domains", nargs="+", default=list(DOMAINS), help="column groups")
@@ -56,24 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="results")
     p.add_argument("--data-root", default=None)
     return p
-
-
-def domain_status(name: str, data_root: str | None) -> str | None:
-    """None when the domain's data is present, else how to obtain it."""
-    status = dataset_status(name, data_root)
-    if status is not None:
-        return status
-    # the folder is there (maybe shared with other datasets, e.g. douban/): are this one's files?
-    card = get_card(name)
-    folder = resolve_data_root(data_root) / card.folder
-    wanted = []
-    for variant in card.variants():
-        _, missing = _resolve_files(folder, variant)
-        if not missing:
-            return None
-        wanted.append(f"{variant.kind}: {', '.join(missing)}")
-    return (f"data absent: {folder} lacks the files of {name} ({'; or '.join(wanted)}); "
-            f"`python -m genrec_bench.data.download {name}` fetches the raw public files where a URL is known")
 
 
 def measured(results_dir: Path, method: str, domain: str, pairs: list[str], profile: str,
@@ -104,6 +87,10 @@ def build_table(args, results_dir: Path) -> str:
     headers = [f"{d} {SHORT[m]}" for d in args.domains for m in METRICS]
     found = {(m, d): measured(results_dir, m, d, args.pairs, args.profile, args.seeds)
              for m in args.methods for d in args.domains}
+    if not any(found.values()):
+        raise GenRecError(f"no {args.profile} records of {', '.join(args.methods)} on {', '.join(args.domains)} "
+                          f"(alone or in {', '.join(args.pairs)}) under {results_dir / 'runs'}: a table without "
+                          "a measured cell is not written")
     cells: dict[tuple[str, str, str], Cell] = {}
     single: set[tuple[str, str]] = set()
     for domain in args.domains:
@@ -181,6 +168,9 @@ def caption_text(args, found: dict, single: set) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_datasets(args.domains, multi_domain=False)
+        check_datasets(args.pairs)
+        check_methods(args.methods, also_valid=set(DEFAULT_METHODS) | recorded_methods(args.results_dir))
         text = build_table(args, Path(args.results_dir))
     except GenRecError as error:
         print(f"error: {error}", file=sys.stderr)

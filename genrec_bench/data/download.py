@@ -2,8 +2,9 @@
 
     python -m genrec_bench.data.download NAME [--data-root DIR] [--variant raw|preprocessed]
 
-puts the files of ``NAME``'s card into ``<DIR>/<card folder>/`` (default ``DIR``:
-``datasets/cache`` in the repository). Then load with ``--data-root DIR``.
+puts the files of ``NAME``'s card into ``<DIR>/<card folder>/`` (default ``DIR``: ``$GENREC_DATA``
+when set, the folder every runner and table reads; else ``datasets/cache`` in the repository).
+Then load with ``--data-root DIR`` (or ``GENREC_DATA=DIR``).
 
 ``download`` writes into ``<dest>.part``, resumes a partial ``.part`` with an HTTP ``Range``
 request (a server answering 200 instead of 206 restarts from the beginning), verifies the
@@ -192,20 +193,21 @@ def _fetch_one(item: Download, folder: Path, log) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from genrec_bench.data.catalog import DOWNLOAD_CACHE, dataset_names, get_card
+    from genrec_bench.data.catalog import DOWNLOAD_CACHE, ENV_VAR, dataset_names, get_card
 
     parser = argparse.ArgumentParser(prog="python -m genrec_bench.data.download",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help=f"dataset: {', '.join(dataset_names())}")
     parser.add_argument("--data-root", default=None,
-                        help=f"folder to put <card folder>/ in (default: {DOWNLOAD_CACHE})")
+                        help=f"folder to put <card folder>/ in (default: ${ENV_VAR} when set, "
+                             f"else {DOWNLOAD_CACHE})")
     parser.add_argument("--variant", choices=("raw", "preprocessed"), default=None,
                         help="which files to fetch (default: raw, else preprocessed)")
     args = parser.parse_args(argv)
     try:
         card = get_card(args.name)
-        root = Path(args.data_root) if args.data_root else DOWNLOAD_CACHE
+        root = Path(args.data_root or os.environ.get(ENV_VAR) or DOWNLOAD_CACHE)
         variants = [v for v in card.variants() if v.downloads
                     and (args.variant is None or v.kind == args.variant)]
         if not variants:

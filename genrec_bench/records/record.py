@@ -3,6 +3,11 @@
 ``record.json`` is written last and atomically, so its presence marks a finished run. The
 per-user file holds the 1-based rank of every user's target for the validation and test
 splits; every top-K metric (and every paired significance test) follows from it.
+
+A damaged record (``record.json`` that is not JSON or lacks a field every reader needs, a
+missing or unreadable ``per_user.npz``) is never skipped: a table without it would look
+complete. Reading one raises :class:`DamagedRecordError`, which names the file, what is wrong
+and what to do (re-run the command in the record with ``--force``, or move the folder away).
 """
 
 from __future__ import annotations
@@ -10,18 +15,51 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from genrec_bench.errors import GenRecError
 from genrec_bench.evaluation.result import EvalResult
 from genrec_bench.records.atomic import atomic_write_bytes, atomic_write_json
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
 PER_USER_FILE = "per_user.npz"
+#: fields every reader of a record uses
+REQUIRED_FIELDS = ("run_id", "method", "dataset", "profile", "seed", "metrics")
+
+
+class DamagedRecordError(GenRecError):
+    """A finished run's files cannot be read; the message names the file and the remedy."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path, self.problem = str(path), problem
+        super().__init__(f"damaged run record {self.path}: {problem}; re-run the command it was made by "
+                         f"with --force, or move {Path(path).parent} out of results/runs")
+
+
+def read_record(path: str | Path) -> dict:
+    """The JSON of one ``record.json``; :class:`DamagedRecordError` when it is not a JSON
+    object with the fields every reader needs (``REQUIRED_FIELDS``, ``metrics.test``)."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as error:
+        raise DamagedRecordError(path, f"cannot be read ({error})") from None
+    except json.JSONDecodeError as error:
+        raise DamagedRecordError(path, f"not valid JSON ({error.msg} at line {error.lineno}; truncated?)") from None
+    if not isinstance(record, dict):
+        raise DamagedRecordError(path, f"holds a JSON {type(record).__name__}, not an object")
+    missing = [key for key in REQUIRED_FIELDS if key not in record]
+    if missing:
+        raise DamagedRecordError(path, f"lacks {', '.join(map(repr, missing))}")
+    if not isinstance(record["metrics"], dict) or "test" not in record["metrics"]:
+        raise DamagedRecordError(path, "lacks the test metrics ('metrics.test')")
+    return record
 
 
 def config_hash(obj: Any) -> str:
@@ -91,18 +129,33 @@ class RunRecord:
 
 
 def load_per_user(record_path: Path, split: str = "test") -> dict[str, np.ndarray]:
-    """``{"users", "targets", "ranks", "tied"}`` arrays of one split of a finished run."""
-    with np.load(Path(record_path).parent / PER_USER_FILE) as data:
-        return {key: data[f"{split}_{key}"] for key in ("users", "targets", "ranks", "tied")}
+    """``{"users", "targets", "ranks", "tied"}`` arrays of one split of a finished run;
+    :class:`DamagedRecordError` when the file is missing, unreadable or lacks an array."""
+    path = Path(record_path).parent / PER_USER_FILE
+    names = [f"{split}_{key}" for key in ("users", "targets", "ranks", "tied")]
+    try:
+        with np.load(path) as data:
+            absent = [name for name in names if name not in data.files]
+            if absent:
+                raise DamagedRecordError(path, f"lacks the array{'s' if len(absent) > 1 else ''} "
+                                               f"{', '.join(map(repr, absent))}")
+            return {name.removeprefix(f"{split}_"): data[name] for name in names}
+    except FileNotFoundError:
+        raise DamagedRecordError(path, "missing (the per-user ranks of the record beside it)") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DamagedRecordError(path, f"not a readable .npz file ({type(error).__name__}: {error})") from None
 
 
 def find_records(results_dir: Path, *, dataset: str | None = None, method: str | None = None,
                  profile: str | None = None) -> list[dict]:
     """Every finished run record under ``results_dir/runs`` matching the filters, with
-    ``"_path"`` added (the record file)."""
+    ``"_path"`` added (the record file). A damaged record in a folder the filters select
+    (``runs/<dataset>/<method>/<profile>-seed*``) raises :class:`DamagedRecordError`: a table
+    must not be built around a hole."""
     found = []
-    for path in sorted(Path(results_dir, "runs").glob(f"*/*/*/{RECORD_FILE}")):
-        record = json.loads(path.read_text())
+    pattern = f"{dataset or '*'}/{method or '*'}/{profile + '-seed' if profile else ''}*/{RECORD_FILE}"
+    for path in sorted(Path(results_dir, "runs").glob(pattern)):
+        record = read_record(path)
         if dataset and record["dataset"] != dataset or method and record["method"] != method \
                 or profile and record["profile"] != profile:
             continue

@@ -59,7 +59,8 @@ class PairedComparison:
     test: str
     """Key of the test: ``"t-test"``, ``"wilcoxon"`` or ``"permutation"`` (see ``TESTS``)."""
     ci_low: float
-    """Paired bootstrap percentile CI of ``mean_diff``."""
+    """Paired bootstrap percentile CI of ``mean_diff``; NaN (both ends) when the family was
+    computed with ``intervals=False``."""
     ci_high: float
     effect_size: float
     """Cohen's d_z."""
@@ -145,7 +146,7 @@ def compare_family(per_user: Mapping[str, np.ndarray], *, metric: str,
                    test: TestName = "t-test", correction: CorrectionName = "holm",
                    alpha: float = 0.05, seed: int = 0, dataset: str | None = None,
                    n_resamples: int = 10_000, confidence: float = 0.95,
-                   zero_method: ZeroMethod = "wilcox") -> FamilyResult:
+                   zero_method: ZeroMethod = "wilcox", intervals: bool = True) -> FamilyResult:
     """Compare the best method by mean with every other method, on one (dataset, metric).
 
     The family is the ``len(per_user) - 1`` comparisons "best vs other" of this call, and
@@ -174,6 +175,9 @@ def compare_family(per_user: Mapping[str, np.ndarray], *, metric: str,
         confidence: coverage of the bootstrap CI.
         zero_method: treatment of zero differences by the Wilcoxon test (see
             :func:`wilcoxon_test`); ignored by the other tests.
+        intervals: compute the bootstrap CIs (the costly part: ``n_resamples`` means of
+            ``n`` users per comparison); ``False`` leaves ``ci_low``/``ci_high`` NaN, for
+            callers that do not show them. Nothing else changes.
     Returns:
         :class:`FamilyResult` with one :class:`PairedComparison` per other method.
     Raises:
@@ -209,12 +213,16 @@ def compare_family(per_user: Mapping[str, np.ndarray], *, metric: str,
             p = wilcoxon_test(a, b, zero_method=zero_method).p_value
         else:
             p = permutation_test(a, b, n_resamples=n_resamples, seed=pseed).p_value
-        ci = bootstrap_ci(a, b, n_resamples=n_resamples, confidence=confidence, seed=pseed)
+        if intervals:
+            ci = bootstrap_ci(a, b, n_resamples=n_resamples, confidence=confidence, seed=pseed)
+            mean_diff, low, high = ci.mean_diff, ci.low, ci.high
+        else:
+            mean_diff, low, high = float((a - b).mean()), float("nan"), float("nan")
         wtl = win_tie_loss(a, b)
         raw.append(dict(
             method_a=best, method_b=other, metric=metric, n_users=int(a.shape[0]),
-            mean_a=means[best], mean_b=means[other], mean_diff=ci.mean_diff, p_value=p,
-            test=test, ci_low=ci.low, ci_high=ci.high, effect_size=cohens_dz(a, b),
+            mean_a=means[best], mean_b=means[other], mean_diff=mean_diff, p_value=p,
+            test=test, ci_low=low, ci_high=high, effect_size=cohens_dz(a, b),
             wins=wtl.wins, ties=wtl.ties, losses=wtl.losses))
 
     p_values = np.array([r["p_value"] for r in raw], dtype=np.float64)

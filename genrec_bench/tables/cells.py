@@ -1,5 +1,11 @@
 """Collect the per-user results behind a table cell: records of one (dataset, method,
-profile) for the chosen seeds, metric means over seeds and per-user vectors for tests."""
+profile) for the chosen seeds, metric means over seeds and per-user vectors for tests.
+
+Per-user values are paired (averaged over seeds, tested across methods) only when they are
+the same users with the same targets: ``collect`` checks the seeds of one method and
+:func:`check_paired` the methods of one column, before any test, and a mismatch is a
+:class:`UnpairedUsersError` naming both records.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrec_bench.errors import GenRecError
 from genrec_bench.evaluation.metrics import METRICS
 from genrec_bench.evaluation.result import parse_metric
 from genrec_bench.records.record import find_records, load_per_user
@@ -21,7 +28,8 @@ class MethodResults:
     seeds: seeds found, sorted.
     records: the record dicts used (one per seed).
     ranks: per seed, int64 ``[n_users]`` test ranks, users in the same order for all seeds.
-    users: int ``[n_users]``.
+    users: int ``[n_users]``, sorted.
+    targets: int ``[n_users]``: each user's test target (the same for every seed).
     """
 
     method: str
@@ -30,6 +38,7 @@ class MethodResults:
     records: tuple[dict, ...]
     ranks: tuple[np.ndarray, ...]
     users: np.ndarray
+    targets: np.ndarray
 
     def per_seed_means(self, metric: str) -> np.ndarray:
         """float64 ``[n_seeds]``: the test mean of ``metric`` for each seed."""
@@ -64,13 +73,52 @@ def collect(results_dir: Path, dataset: str, method: str, profile: str,
     chosen = current_runs(find_records(results_dir, dataset=dataset, method=method, profile=profile), seeds)
     if not chosen:
         return None
-    ranks, users = [], None
+    ranks, first, users, targets = [], None, None, None
     for record in chosen:
         per_user = load_per_user(Path(record["_path"]), "test")
         order = np.argsort(per_user["users"], kind="stable")
-        if users is None:
-            users = per_user["users"][order]
-        elif not np.array_equal(users, per_user["users"][order]):
-            raise ValueError(f"{method} on {dataset}: seeds evaluated different users")
+        if first is None:
+            first, users, targets = record, per_user["users"][order], per_user["targets"][order]
+        else:
+            _check_same_users(first, users, targets, record, per_user["users"][order],
+                              per_user["targets"][order])
         ranks.append(per_user["ranks"][order])
-    return MethodResults(method, dataset, tuple(r["seed"] for r in chosen), tuple(chosen), tuple(ranks), users)
+    return MethodResults(method, dataset, tuple(r["seed"] for r in chosen), tuple(chosen), tuple(ranks), users,
+                         targets)
+
+
+class UnpairedUsersError(GenRecError):
+    """Two records to be paired per user hold different users or different targets."""
+
+
+def _where(record: dict) -> str:
+    return record.get("_path") or f"{record.get('method')} seed {record.get('seed')}"
+
+
+def _check_same_users(record_a: dict, users_a: np.ndarray, targets_a: np.ndarray,
+                      record_b: dict, users_b: np.ndarray, targets_b: np.ndarray) -> None:
+    """UnpairedUsersError naming both records unless they hold the same users (sorted) with
+    the same test targets."""
+    if not np.array_equal(users_a, users_b):
+        extra = np.setxor1d(users_a, users_b)
+        raise UnpairedUsersError(
+            f"{_where(record_a)} ({users_a.size} test users) and {_where(record_b)} ({users_b.size}) were "
+            f"evaluated on different users ({extra.size} in only one, e.g. user {int(extra[0]) if extra.size else '?'}); "
+            "per-user values cannot be paired: re-run one of them on the same data and split")
+    differ = np.flatnonzero(targets_a != targets_b)
+    if differ.size:
+        user = int(users_a[differ[0]])
+        raise UnpairedUsersError(
+            f"{_where(record_a)} and {_where(record_b)} have different test targets for {differ.size} of "
+            f"{users_a.size} users (e.g. user {user}: item {int(targets_a[differ[0]])} vs "
+            f"{int(targets_b[differ[0]])}); per-user values cannot be paired: re-run one of them on the same "
+            "data and split")
+
+
+def check_paired(measured: dict[str, MethodResults]) -> None:
+    """UnpairedUsersError naming both records unless every method of ``measured`` holds the same
+    users with the same test targets (call before any paired test across methods)."""
+    items = list(measured.values())
+    for other in items[1:]:
+        _check_same_users(items[0].records[0], items[0].users, items[0].targets,
+                          other.records[0], other.users, other.targets)

@@ -11,25 +11,29 @@ from collections.abc import Mapping
 
 from genrec_bench.stats import compare_family
 from genrec_bench.stats.comparison import FamilyResult
-from genrec_bench.tables.cells import MethodResults
+from genrec_bench.tables.cells import MethodResults, check_paired
 from genrec_bench.tables.render import Cell
 
 
 def measured_column(measured: Mapping[str, MethodResults], metric: str, dataset: str, *, test: str = "t-test",
                     correction: str = "holm", alpha: float = 0.05,
-                    paper: Mapping[str, float | None] | None = None) -> tuple[dict[str, Cell], FamilyResult | None]:
+                    paper: Mapping[str, float | None] | None = None,
+                    intervals: bool = False) -> tuple[dict[str, Cell], FamilyResult | None]:
     """``{method: Cell}`` for the methods in ``measured`` and the family tested (``None`` when
     fewer than two methods were measured).
 
     Cell: test mean over seeds, the standard deviation of the per-seed means (several seeds),
     ``*`` when significantly below the best after the correction, place 1/2 by mean, and the
-    paper's number from ``paper`` where given."""
+    paper's number from ``paper`` where given. The family's bootstrap CIs (no cell shows them)
+    are computed only with ``intervals=True``, for a caller that prints them."""
     paper = paper or {}
     means = {m: float(r.per_seed_means(metric).mean()) for m, r in measured.items()}
     family, below = None, set()
     if len(measured) >= 2:
+        check_paired(dict(measured))
         family = compare_family({m: r.per_user(metric) for m, r in measured.items()}, metric=metric, test=test,
-                                correction=correction, alpha=alpha, seed=0, dataset=dataset)
+                                correction=correction, alpha=alpha, seed=0, dataset=dataset,
+                                intervals=intervals)
         below = {c.method_b for c in family.comparisons if c.significant and c.mean_diff > 0}
     ranking = sorted(means, key=lambda m: -means[m])
     cells = {}

@@ -1,6 +1,7 @@
 """Table building blocks: one metric column (means, significance, places) and the files."""
 
 import numpy as np
+import pytest
 
 from genrec_bench.tables.cells import MethodResults
 from genrec_bench.tables.columns import measured_column
@@ -9,7 +10,7 @@ from genrec_bench.tables.render import Cell, write_table_files
 
 def results(method: str, ranks: list[np.ndarray]) -> MethodResults:
     return MethodResults(method, "d", tuple(range(len(ranks))), tuple({} for _ in ranks), tuple(ranks),
-                         np.arange(ranks[0].size))
+                         np.arange(ranks[0].size), np.arange(ranks[0].size) + 1)
 
 
 def test_measured_column_hand_case():
@@ -37,3 +38,18 @@ def test_every_caption_line_is_a_latex_comment(tmp_path):
     tex = (tmp_path / "t.tex").read_text().splitlines()
     assert tex[:2] == ["% first line", "% second line"] and tex[2].startswith("\\begin{tabular}")
     assert (tmp_path / "t.md").read_text().endswith("first line\nsecond line\n")
+
+
+def test_a_column_computes_no_bootstrap_interval_unless_asked(monkeypatch):
+    """No cell shows a CI: Table 1 must not spend its time on them (issue 20.11)."""
+    from genrec_bench.stats import comparison
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("bootstrap_ci called")
+
+    monkeypatch.setattr(comparison, "bootstrap_ci", refuse)
+    ranks = {m: results(m, [np.arange(1, 41) % k + 1]) for m, k in (("a", 3), ("b", 20))}
+    _, family = measured_column(ranks, "ndcg@10", "d")
+    assert family is not None and np.isnan(family.comparisons[0].ci_low)
+    with pytest.raises(AssertionError, match="bootstrap_ci called"):
+        measured_column(ranks, "ndcg@10", "d", intervals=True)

@@ -39,6 +39,22 @@ def test_torchrun_two_processes_equals_single_process_evaluation(method, dataset
 
     record = json.loads(records[0].read_text())
     assert record["environment"]["world_size"] == 2
+    # a different run from the single-process one (issue 20.8): its id, its command, its batch
+    assert record["command"].startswith("torchrun --nproc_per_node 2 -m runners.run ")
+    assert record["training"]["world_size"] == 2
+    cores = record["environment"]["cpu_count"]            # 2 processes x 1 thread (OMP_NUM_THREADS=1)
+    assert [n for n in record["notes"] if "CPU threads" in n] == ([] if cores <= 2 else [
+        f"ran with 2 of {cores} CPU threads (2 processes x 1): timings are not those of the whole machine"])
+    if "batch_size" in record["config"]:
+        assert record["training"]["effective_batch_size"] == 2 * record["config"]["batch_size"]
+    from genrec_bench.evaluation import EvalConfig
+    from genrec_bench.records.record import config_hash
+    from runners.run import run_identity
+
+    settings = EvalConfig(tie_policy=record["evaluation"]["tie_policy"],
+                          mask_history=record["evaluation"]["mask_history"])
+    assert record["run_id"].endswith(config_hash(run_identity(record["config"], settings, 2)))
+    assert not record["run_id"].endswith(config_hash(run_identity(record["config"], settings, 1)))
     model = torch.load(records[0].parent / "model.pt", weights_only=False)
     splits = leave_last_out(load_dataset(dataset, real_data_root))
     single = Evaluator(n_items=splits.n_items).evaluate(model, splits.test)

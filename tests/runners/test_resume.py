@@ -57,6 +57,7 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(method, tmp_path, real_d
     time.sleep(0.3)                    # now somewhere inside epoch 2
     process.send_signal(signal.SIGKILL)
     process.wait()
+    saved = torch.load(checkpoint, weights_only=False)   # what the killed process had finished
     assert not list(killed.glob("runs/*/*/*/record.json"))
 
     out = subprocess.run(command(method, killed, real_data_root), cwd=REPO, env=env, check=True,
@@ -69,3 +70,48 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(method, tmp_path, real_d
     assert a["metrics"]["valid"] == b["metrics"]["valid"]
     assert np.array_equal(ranks_a, ranks_b)
     assert [e["loss"] for e in a["training"]["epochs"]] == [e["loss"] for e in b["training"]["epochs"]]
+    assert "resumes" not in a["training"] and [r["from_epoch"] for r in b["training"]["resumes"]] == \
+        [saved["epoch"] + 1]
+    assert b["timings"]["processes"] == 2 and b["timings"]["fit_s"] > b["timings"]["fit_s_last_process"]
+
+
+def wait_for_checkpoint(process: subprocess.Popen, results: Path) -> Path:
+    """The checkpoint of ``process`` once it holds epoch 1 or later."""
+    deadline = time.time() + 600
+    while time.time() < deadline and process.poll() is None:
+        for found in results.glob("checkpoints/*/*/*/training.pt"):
+            try:
+                state = torch.load(found, weights_only=False)
+            except Exception:          # being replaced this very moment: look again
+                continue
+            if state["epoch"] >= 1:
+                return found
+        time.sleep(0.05)
+    raise AssertionError("the run ended before its first checkpoint was written")
+
+
+def test_ctrl_c_names_the_epoch_and_the_resumed_record_counts_every_process(tmp_path, real_data_root):
+    """SIGINT: one line saying from which epoch the same command resumes, exit code 130; the
+    finished record sums the training time of both processes and lists the resume (20.6, 20.9)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    argv = command("sasrec", tmp_path, real_data_root)
+    process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    checkpoint = wait_for_checkpoint(process, tmp_path)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-2000:]
+    saved = torch.load(checkpoint, weights_only=False)
+    assert err.strip().splitlines()[-1] == \
+        f"interrupted; rerun the same command to resume from epoch {saved['epoch'] + 1}"
+    assert "Traceback" not in err
+
+    subprocess.run(argv, cwd=REPO, env=env, check=True, capture_output=True, timeout=600)
+    record, _ = finished(tmp_path)
+    assert [r["from_epoch"] for r in record["training"]["resumes"]] == [saved["epoch"] + 1]
+    timings = record["timings"]
+    assert timings["processes"] == 2
+    assert timings["fit_s"] == pytest.approx(saved["train_time_s"] + timings["fit_s_last_process"])
+    assert any("resumed 1 time" in note for note in record["notes"])
+    assert not list(tmp_path.glob("checkpoints/*/*/*/*"))   # checkpoint and process log removed

@@ -63,3 +63,14 @@ def test_retrain_reruns_every_cell_with_force_and_train_missing_only_the_absent(
     assert table1.main([*common, "--retrain"]) == 0
     assert sorted(argv[argv.index("--seed") + 1] for argv in calls) == ["0", "1"]
     assert all("--force" in argv for argv in calls)
+
+
+def test_a_failed_or_interrupted_cell_stops_the_training_loop(tmp_path, real_data_root, monkeypatch):
+    """Ctrl-C in one cell (run.main returns 130) must not go on with the next cells."""
+    from runners import run
+
+    calls = []
+    monkeypatch.setattr(run, "main", lambda argv: calls.append(argv) or 130)
+    assert table1.main(["--results-dir", str(tmp_path), "--data-root", str(real_data_root), "--methods", "sasrec",
+                        "--datasets", "amazon2014-beauty", "--seeds", "0", "1", "--train-missing"]) == 130
+    assert len(calls) == 1 and not (tmp_path / "tables").exists()

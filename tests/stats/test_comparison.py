@@ -138,3 +138,13 @@ def test_invalid_families_raise():
                        correction="bonferroni")
     with pytest.raises(ValueError, match="'b' hold a NaN"):
         compare_family({"a": np.zeros(2), "b": np.array([0.0, np.nan])}, metric="m")
+
+
+@pytest.mark.parametrize("test", ["t-test", "wilcoxon", "permutation"])
+def test_without_intervals_only_the_ci_is_left_out(test):
+    full = compare_family(family_scores(), metric="ndcg@10", test=test, n_resamples=500)
+    lean = compare_family(family_scores(), metric="ndcg@10", test=test, n_resamples=500, intervals=False)
+    for a, b in zip(full, lean, strict=True):
+        assert np.isnan(b.ci_low) and np.isnan(b.ci_high)
+        assert dataclasses.replace(b, ci_low=a.ci_low, ci_high=a.ci_high) == a
+    assert lean.family == full.family
