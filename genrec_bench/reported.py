@@ -124,6 +124,18 @@ def lookup(numbers: list[ReportedNumber], *, paper_contains: str | None = None,
             and (setting is None or n.setting == setting)]
 
 
+#: which source a table prefers when several give a number: the paper itself first
+SOURCE_ORDER = {"primary": 0, "secondary": 1, "unverified": 2}
+
+
+def paper_number(numbers: list[ReportedNumber], dataset: str, method: str, metric: str) -> ReportedNumber | None:
+    """The paper's number for ``method`` on ``dataset`` under the standard full-ranking protocol
+    and no special setting: primary sources first, then by paper and table name (None if none)."""
+    matches = [n for n in numbers if n.dataset == dataset and n.method == method and n.metric == metric
+               and n.protocol == "full" and n.setting is None]
+    return min(matches, key=lambda n: (SOURCE_ORDER[n.source], n.paper, n.table)) if matches else None
+
+
 def _load_file(path: Path) -> list[tuple[int, ReportedNumber, int | None]]:
     """(index, number, line of its ``[[number]]`` header or None) for each entry of ``path``."""
     text = path.read_text(encoding="utf-8")

@@ -45,9 +45,8 @@ from genrec_bench.errors import GenRecError
 from genrec_bench.records.atomic import atomic_write_bytes
 from genrec_bench.records.record import find_records
 from genrec_bench.records.selection import config_id, current_runs
-from genrec_bench.reported import ReportedNumber, load_reported
+from genrec_bench.reported import ReportedNumber, load_reported, paper_number
 from genrec_bench.tables.cells import proxy_text_caption, read_proxy_text
-from runners.reproduction import paper_number
 
 METRIC = "ndcg@10"
 VALID_COLUMN = f"valid_{METRIC}"

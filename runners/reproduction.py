@@ -23,19 +23,10 @@ from genrec_bench.cli import OneLineParser
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
 from genrec_bench.records.selection import config_id, current_runs
-from genrec_bench.reported import ReportedNumber, load_reported
+from genrec_bench.reported import load_reported, paper_number
 
 METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 TOLERANCE = 0.10
-SOURCE_ORDER = {"primary": 0, "secondary": 1, "unverified": 2}
-
-
-def paper_number(numbers: list[ReportedNumber], dataset: str, method: str, metric: str) -> ReportedNumber | None:
-    matches = [n for n in numbers if n.dataset == dataset and n.method == method and n.metric == metric
-               and n.protocol == "full" and n.setting is None]
-    return min(matches, key=lambda n: (SOURCE_ORDER[n.source], n.paper, n.table)) if matches else None
-
-
 def build(results_dir: Path) -> str:
     numbers = load_reported()
     grouped: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
@@ -49,6 +40,9 @@ def build(results_dir: Path) -> str:
              "than `paper` use schedules sized for a 2-core CPU. Each row is the profile's current configuration",
              "(its config hash after the profile name: the run id's last part); records of a superseded",
              "configuration stay in `results/runs/` and are left out.", "",
+             "Learning curves (validation NDCG@10 against training samples seen; the papers' test NDCG@10 as",
+             "dashed lines): [amazon2014-beauty, cpu](curves/amazon2014-beauty-cpu.md)",
+             "([PNG](curves/amazon2014-beauty-cpu.png)).", "",
              "| dataset | method | profile, config | seeds | metric | ours | paper | ours/paper | status | paper source |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for (dataset, method, profile), records in sorted(grouped.items()):
