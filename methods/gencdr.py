@@ -7,14 +7,16 @@ single dataset it runs with one domain. Pipeline (paper section 4, in this order
 1. **Universal tokenizer.** Item text -> sentence embedding, per domain (so each domain's
    cached embeddings are reused), then PCA to ``pca_dim`` (512) when the encoder gives more
    dimensions. One RQ-VAE over the items of **all** domains (reference config
-   ``rqvae_config.yaml``: hidden [1024, 512], latent 256, 3 levels x 2048 codes, beta 0.25),
+   ``rqvae_config.yaml``: hidden [1024, 512], latent 256, 3 levels x 2048 codes, beta 0.25;
+   the paper's batch 512 for 100 epochs, where the reference trains 3000 epochs of 8192),
    trained with reconstruction + commitment losses and the paper's **masked token
    modelling** (MTM) loss, added through ``RQVAEHooks.extra_loss``: one random level of every
    item's code tuple is masked and a small context MLP predicts it from the codebook vectors of
    the other levels (logits = negative squared distance of the prediction to that level's
    codebook). The universal encoder, codebooks and decoder are then frozen.
 2. **Domain adapters.** One peft LoRA adapter per domain on every ``Linear`` of the frozen
-   encoder (reference ``quantization_adapter.py``: r 8, alpha 16, dropout 0.1).
+   encoder (paper 5.4: rank 64, alpha 32, dropout 0.05; the reference
+   ``quantization_adapter.py`` uses 8, 16, 0.1).
 3. **Item-level router** (shared by the domains): a 2-layer MLP (128 hidden, paper 5.4)
    maps the item embedding ``x`` to a Gaussian ``q(h|x) = N(mu, diag sigma^2)``; a sample
    ``h`` gives ``alpha = sigmoid(w.h + b)`` and ``z = (1 - alpha) z_uni + alpha z_spec``.
@@ -121,11 +123,14 @@ USER_ROUTERS = ("vib", "average")
 @dataclass(frozen=True)
 class GenCDRTokenizerConfig:
     """Attributes:
-    rqvae: the universal RQ-VAE (reference: hidden [1024, 512], latent 256, 3 x 2048).
+    rqvae: the universal RQ-VAE: the reference's shape (hidden [1024, 512], latent 256,
+        3 x 2048, lr 1e-3) with the paper's batch 512 and 100 epochs (section 5.4; the
+        reference ``rqvae_config.yaml`` trains 3000 epochs of batch 8192).
     pca_dim: PCA the text embeddings to this many dimensions when they have more (paper 512).
     mtm_weight, mtm_hidden: masked-token-modelling loss weight and context MLP width.
-    lora_r, lora_alpha, lora_dropout: the per-domain encoder adapters (reference r 8/16/0.1).
-    adapter_epochs, adapter_lr, adapter_batch_size: adapter + router training.
+    lora_r, lora_alpha, lora_dropout: the per-domain encoder adapters; paper 5.4: rank 64,
+        alpha 32, dropout 0.05 (the reference ``quantization_adapter.py``: 8, 16, 0.1).
+    adapter_epochs, adapter_lr, adapter_batch_size: adapter + router training (paper 50 epochs).
     router_hidden, router_bottleneck: the item router's MLP width and Gaussian size.
     vib_weight: weight of the item router's KL(q(h|x) || N(0, I)).
     item_adapters: False = ablation "w/o Item Adapter": items keep their universal codes
@@ -134,13 +139,13 @@ class GenCDRTokenizerConfig:
 
     rqvae: RQVAEConfig = field(default_factory=lambda: RQVAEConfig(
         hidden=(1024, 512), latent_dim=256, levels=3, codebook_size=2048, beta=0.25, lr=1e-3,
-        weight_decay=0.0, batch_size=8192, epochs=3000))
+        weight_decay=0.0, batch_size=512, epochs=100))
     pca_dim: int = 512
     mtm_weight: float = 0.1
     mtm_hidden: int = 256
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.1
+    lora_r: int = 64
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
     adapter_epochs: int = 50
     adapter_lr: float = 1e-3
     adapter_batch_size: int = 512
