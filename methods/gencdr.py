@@ -19,11 +19,19 @@ single dataset it runs with one domain. Pipeline (paper section 4, in this order
    ``quantization_adapter.py`` uses 8, 16, 0.1).
 3. **Item-level router** (shared by the domains): a 2-layer MLP (128 hidden, paper 5.4)
    maps the item embedding ``x`` to a Gaussian ``q(h|x) = N(mu, diag sigma^2)``; a sample
-   ``h`` gives ``alpha = sigmoid(w.h + b)`` and ``z = (1 - alpha) z_uni + alpha z_spec``.
-   The **VIB** term is ``KL(q(h|x) || N(0, I))``. Adapters and router are trained together,
-   domain by domain inside every epoch, on reconstruction + commitment (frozen codebooks
-   and decoder) + ``vib_weight`` x KL. An item's codes are the quantised fused latent; a
-   disambiguation level (index within identical 3-code groups) makes every ID unique.
+   ``h`` gives ``alpha = sigmoid(w.h + b)`` and ``z = (1 - alpha) z_uni + alpha z_spec``;
+   the variance is learned per item (a log-variance head). The **VIB** term is
+   ``vib_weight`` x ``max(KL(q(h|x) || N(0, I)) - vib_free_nats, 0)`` (free bits,
+   :func:`vib_penalty`): the gain of routing an item is small next to the reconstruction
+   (1e-4 to 1e-3 per item), and a KL at full weight pulls ``q(h|x)`` onto the prior, where
+   the gate reads noise and alpha is one constant; up to ``vib_free_nats`` (1 nat, enough
+   to send an item to either side) the router is free, beyond that the bottleneck holds.
+   Adapters and router are trained together, domain by domain inside every epoch, on
+   reconstruction + commitment (frozen codebooks and decoder) + the VIB term. The record
+   holds each domain's alpha distribution (mean, std, 5-95 % quantiles,
+   ``semantic_ids.diagnostics.alpha_per_domain``). An item's codes are the quantised fused
+   latent; a disambiguation level (index within identical 3-code groups) makes every ID
+   unique.
 4. **Decoder-only LM.** A small causal LM (transformers ``Qwen2ForCausalLM`` built from a
    config, random init) whose vocabulary is the semantic-ID tokens (0 = padding, 1 = BOS).
    A user's sequence is ``BOS`` + the codes of its items; the loss is next-token
@@ -80,8 +88,9 @@ run here):
   Codes are argmin choices, so the MTM gradient reaches the codebooks and the context model,
   not the encoder directly.
 * VIB weights and the router bottleneck size are not given (paper 5.4 names a weight but
-  the value is lost in the seed text): ``vib_weight`` 1e-3, bottleneck 16, assumed.
-  During training ``h`` is sampled (reparameterisation); at inference ``h = mu``.
+  the value is lost in the seed text): ``vib_weight`` 1e-3, bottleneck 16 and the item
+  router's 1 free nat are assumed; the user router's KL has no free nats. During training
+  ``h`` is sampled (reparameterisation); at inference ``h = mu``.
 * The universal experts are summed with equal weight, without a gate: the paper trains them
   "collaboratively" as one set of parameters ``Theta_uni`` and mixes only universal vs
   domain-specific (the user router); it describes no gate among the experts (the reference
@@ -107,6 +116,7 @@ and ``gencdr-wo-prefix-tree`` (unconstrained beams over the whole vocabulary).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 
@@ -156,7 +166,10 @@ class GenCDRTokenizerConfig:
         alpha 32, dropout 0.05 (the reference ``quantization_adapter.py``: 8, 16, 0.1).
     adapter_epochs, adapter_lr, adapter_batch_size: adapter + router training (paper 50 epochs).
     router_hidden, router_bottleneck: the item router's MLP width and Gaussian size.
-    vib_weight: weight of the item router's KL(q(h|x) || N(0, I)).
+    vib_weight: weight of the item router's KL(q(h|x) || N(0, I)) beyond its free nats.
+    vib_free_nats: nats of information about an item the router may use at no cost
+        ("free bits", :func:`vib_penalty`); without them the KL pulls q(h|x) onto the prior
+        whenever routing gains less than ``vib_weight`` x KL, and alpha is one constant.
     item_adapters: False = ablation "w/o Item Adapter": items keep their universal codes
         (no domain adapters, no item router).
     """
@@ -176,6 +189,7 @@ class GenCDRTokenizerConfig:
     router_hidden: int = 128
     router_bottleneck: int = 16
     vib_weight: float = 1e-3
+    vib_free_nats: float = 1.0
     item_adapters: bool = True
 
     def __post_init__(self) -> None:
@@ -185,6 +199,7 @@ class GenCDRTokenizerConfig:
         checks.in_range(self, "lora_dropout", 0.0, 1.0)
         checks.in_range(self, "adapter_lr", 1e-12, 10.0)
         checks.in_range(self, "vib_weight", 0.0, 100.0)
+        checks.in_range(self, "vib_free_nats", 0.0, 1e6)
 
 
 @dataclass(frozen=True)
@@ -328,6 +343,22 @@ PROFILES = {
 }
 
 # ----------------------------------------------------------------------------- pieces
+
+
+def vib_penalty(kl: torch.Tensor, weight: float, free_nats: float) -> torch.Tensor:
+    """The item router's VIB term: ``weight`` x the mean over items of ``max(KL - free_nats,
+    0)``. Up to ``free_nats`` of information per item cost nothing (free bits), so a small
+    routing gain cannot be outweighed by the KL and the router kept from routing; beyond
+    them the bottleneck applies as usual."""
+    return weight * (kl - free_nats).clamp(min=0.0).mean()
+
+
+def alpha_distribution(alpha: torch.Tensor) -> dict[str, float]:
+    """Mean, standard deviation and the 5/25/50/75/95 % quantiles of a domain's alphas."""
+    a = alpha.detach().float().cpu()
+    q = torch.quantile(a, torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95]))
+    return {"items": int(a.numel()), "mean": float(a.mean()), "std": float(a.std(unbiased=False)),
+            **{f"q{p:02d}": float(v) for p, v in zip((5, 25, 50, 75, 95), q, strict=True)}}
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -477,7 +508,7 @@ def train_domain_tokenizer(tok: DomainTokenizer, x: torch.Tensor, item_domain: n
     tok.router.train()
     history = []
     for epoch in range(cfg.adapter_epochs):
-        sums = {"reconstruction": 0.0, "vib_kl": 0.0, "alpha": 0.0}
+        sums = {"reconstruction": 0.0, "vib_kl": 0.0, "alpha": 0.0, "alpha_sq": 0.0}
         for d in range(tok.n_domains):
             rows_all = torch.from_numpy(np.flatnonzero(item_domain[1:] == d))
             rows_all = rows_all[torch.randperm(rows_all.numel(), generator=generator)].to(x.device)
@@ -486,14 +517,18 @@ def train_domain_tokenizer(tok: DomainTokenizer, x: torch.Tensor, item_domain: n
                 z, alpha, kl = tok.fused(batch, d)
                 z_q, _, vq, _ = tok.rqvae.quantize(z)
                 recon = ((tok.rqvae.decoder(z_q) - batch) ** 2).sum(1).mean()
-                loss = recon + vq + cfg.vib_weight * kl.mean()
+                loss = recon + vq + vib_penalty(kl, cfg.vib_weight, cfg.vib_free_nats)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 sums["reconstruction"] += recon.item() * batch.shape[0]
                 sums["vib_kl"] += kl.sum().item()
                 sums["alpha"] += alpha.sum().item()
-        history.append({"epoch": epoch + 1, **{k: v / x.shape[0] for k, v in sums.items()}})
+                sums["alpha_sq"] += alpha.pow(2).sum().item()
+        means = {k: v / x.shape[0] for k, v in sums.items()}
+        alpha_sq = means.pop("alpha_sq")
+        history.append({"epoch": epoch + 1, **means,
+                        "alpha_std": math.sqrt(max(alpha_sq - means["alpha"] ** 2, 0.0))})
     tok.encoder.eval()
     tok.router.eval()
     return history
@@ -501,7 +536,8 @@ def train_domain_tokenizer(tok: DomainTokenizer, x: torch.Tensor, item_domain: n
 
 @torch.no_grad()
 def fused_codes(tok: DomainTokenizer, x: torch.Tensor, item_domain: np.ndarray) -> tuple[np.ndarray, dict]:
-    """int64 ``[n, L]`` codes of the fused latents, and the mean alpha per domain."""
+    """int64 ``[n, L]`` codes of the fused latents, and the distribution of the items'
+    alpha per domain (:func:`alpha_distribution`)."""
     codes = torch.zeros(x.shape[0], tok.rqvae.config.levels, dtype=torch.long)
     alphas = {}
     for d in range(tok.n_domains):
@@ -511,7 +547,7 @@ def fused_codes(tok: DomainTokenizer, x: torch.Tensor, item_domain: np.ndarray) 
         z, alpha, _ = tok.fused(x[rows.to(x.device)], d)
         _, c, _, _ = tok.rqvae.quantize(z)
         codes[rows] = c.cpu()
-        alphas[d] = float(alpha.mean())
+        alphas[d] = alpha_distribution(alpha)
     return codes.numpy(), alphas
 
 
@@ -710,11 +746,11 @@ class GenCDR(Recommender):
         else:                                                           # ablation: universal codes
             codes, alphas, adapter_history = universal_codes, {}, []
         log.info("gencdr tokenizer: %d items, %d domains, mean alpha %s (%.0f s)", x.shape[0], n_domains,
-                 {self.domains[d]: round(a, 3) for d, a in alphas.items()}, time.perf_counter() - t0)
+                 {self.domains[d]: round(a["mean"], 3) for d, a in alphas.items()}, time.perf_counter() - t0)
         sizes = (tc.rqvae.codebook_size,) * tc.rqvae.levels
         diagnostics = {**code_diagnostics(codes, sizes), **rq_info,
                        "universal_codes_changed_by_adapters": float((codes != universal_codes).any(1).mean()),
-                       "mean_alpha_per_domain": {self.domains[d]: a for d, a in alphas.items()},
+                       "alpha_per_domain": {self.domains[d]: a for d, a in alphas.items()},
                        "adapter_training": adapter_history}
         full, dedup = add_dedup_level(codes)
         self.ids = SemanticIds(codes=np.vstack([np.zeros((1, full.shape[1]), dtype=np.int64), full]),
