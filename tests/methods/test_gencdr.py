@@ -358,3 +358,38 @@ def test_vib_penalty_spares_the_free_nats():
     kl = torch.tensor([0.5, 1.0, 3.0])
     assert gencdr.vib_penalty(kl, 0.1, 1.0).item() == pytest.approx(0.1 * 2.0 / 3)
     assert gencdr.vib_penalty(kl, 0.1, 0.0).item() == pytest.approx(0.1 * 4.5 / 3)
+
+
+def test_the_user_router_is_trained_on_the_item_level_mixture(fitted):
+    model, splits, _ = fitted
+    model = copy.deepcopy(model)
+    with torch.no_grad():        # make P_spec differ from P_uni so the two mixtures differ
+        for p in gencdr.adapter_parameters(model.lm, gencdr.adapter_name(0)):
+            p.normal_(0, 0.3, generator=torch.Generator().manual_seed(0))
+    model.user_router.eval()
+    train = splits.train
+    rows = np.arange(4)                                         # users of domain "a"
+    ids, mask = gencdr.sequence_batch(model.tokens, train, rows, train.lengths[rows], 4)
+    L = model.ids.length
+    with torch.no_grad():
+        loss = model._router_loss(ids, mask, 0).item()
+        gencdr.set_active(model.lm, model.experts)
+        uni, hidden = gencdr.lm_logits(model.lm, ids, mask, hidden=True)
+        gencdr.set_active(model.lm, [*model.experts, gencdr.adapter_name(0)])
+        spec = gencdr.lm_logits(model.lm, ids, mask)
+    item_terms, token_terms, kls = [], [], []
+    for b in range(ids.shape[0]):
+        for j in range((ids.shape[1] - 1) // L):
+            span = range(1 + j * L, 1 + (j + 1) * L)            # the tokens of item j
+            if not mask[b, span[0]]:
+                continue
+            gamma, kl = model.user_router(hidden[b, j * L][None])   # read at the end of its history
+            lp_u = torch.stack([torch.log_softmax(uni[b, t - 1], -1)[ids[b, t]] for t in span])
+            lp_s = torch.stack([torch.log_softmax(spec[b, t - 1], -1)[ids[b, t]] for t in span])
+            item_terms.append(torch.log((1 - gamma) * lp_u.sum().exp() + gamma * lp_s.sum().exp()))
+            token_terms.append(torch.log((1 - gamma) * lp_u.exp() + gamma * lp_s.exp()).sum())
+            kls.append(kl)
+    vib = model.config.generator.vib_weight * torch.cat(kls).mean()
+    expected = -torch.cat(item_terms).mean() + vib
+    assert loss == pytest.approx(expected.item(), rel=1e-4)
+    assert abs(loss - (-torch.stack(token_terms).mean() + vib).item()) > 1e-3
