@@ -840,9 +840,9 @@ class GenCDR(Recommender):
                 budget = stage_budget(cfg.time_budget_s, spent, planned[i:])
             params, step_loss, mode = self._stage_parts(stage, domain)
             validating = selection
-            if selection is not None and domain is not None:
-                validating = replace(selection, split=selection.split.select(
-                    np.flatnonzero(self.user_domain[selection.split.users] == domain)))
+            if selection is not None and domain is not None:   # the subset's users of this domain
+                rows = np.flatnonzero(self.user_domain[selection.split.users] == domain)
+                validating = replace(selection, split=selection.split.select(rows)) if rows.size else None
             schedule = Schedule(max_epochs=max_epochs, patience=cfg.patience, time_budget_s=budget,
                                 eval_every=cfg.base_eval_every if stage == "base" else 1)
             optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
