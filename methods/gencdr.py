@@ -18,14 +18,15 @@ single dataset it runs with one domain. Pipeline (paper section 4, in this order
    encoder (paper 5.4: rank 64, alpha 32, dropout 0.05; the reference
    ``quantization_adapter.py`` uses 8, 16, 0.1).
 3. **Item-level router** (shared by the domains): a 2-layer MLP (128 hidden, paper 5.4)
-   maps the item embedding ``x`` to a Gaussian ``q(h|x) = N(mu, diag sigma^2)``; a sample
-   ``h`` gives ``alpha = sigmoid(w.h + b)`` and ``z = (1 - alpha) z_uni + alpha z_spec``;
-   the variance is learned per item (a log-variance head). The **VIB** term is
-   ``vib_weight`` x ``max(KL(q(h|x) || N(0, I)) - vib_free_nats, 0)`` (free bits,
-   :func:`vib_penalty`): the gain of routing an item is small next to the reconstruction
-   (1e-4 to 1e-3 per item), and a KL at full weight pulls ``q(h|x)`` onto the prior, where
-   the gate reads noise and alpha is one constant; up to ``vib_free_nats`` (1 nat, enough
-   to send an item to either side) the router is free, beyond that the bottleneck holds.
+   maps the standardised item embedding ``x`` (layer norm, so the router's features vary
+   at unit scale) to a Gaussian ``q(h|x) = N(mu, diag sigma^2)`` with a learned per-item
+   variance; a sample ``h`` gives ``alpha = sigmoid(w.h + b)`` and
+   ``z = (1 - alpha) z_uni + alpha z_spec``. The **VIB** term is ``vib_weight`` x
+   ``max(KL(q(h|x) || N(0, I)) - vib_free_nats, 0)`` (free bits, :func:`vib_penalty`): the
+   gain of routing an item is small next to its reconstruction error, and a KL at full
+   weight pulls ``q(h|x)`` onto the prior, where the gate reads noise and alpha is one
+   constant; up to ``vib_free_nats`` (1 nat, enough to send an item to either side) the
+   router is free, beyond that the bottleneck holds.
    Adapters and router are trained together, domain by domain inside every epoch, on
    reconstruction + commitment (frozen codebooks and decoder) + the VIB term. The record
    holds each domain's alpha distribution (mean, std, 5-95 % quantiles,
@@ -367,17 +368,21 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 class VIBRouter(nn.Module):
-    """``forward(x [B, d]) -> (gate [B] in (0, 1), KL [B])``: a 2-layer MLP gives ``mu, logvar``
-    of ``q(h|x)``; ``h`` is sampled while training (``h = mu`` in eval) and
-    ``gate = sigmoid(w.h + b)``. The KL to ``N(0, I)`` is the VIB regulariser."""
+    """``forward(x [B, d]) -> (gate [B] in (0, 1), KL [B])``: a 2-layer MLP on the
+    standardised input (layer norm without parameters) gives ``mu, logvar`` of ``q(h|x)``;
+    ``h`` is sampled while training (``h = mu`` in eval) and ``gate = sigmoid(w.h + b)``.
+    The KL to ``N(0, I)`` is the VIB regulariser. Standardising makes the router's features
+    vary at unit scale whatever the input's scale (sentence embeddings of norm 1 have
+    coordinates of about 0.05, so ``mu`` would hardly differ between items)."""
 
     def __init__(self, input_dim: int, hidden: int, bottleneck: int) -> None:
         super().__init__()
+        self.norm = nn.LayerNorm(input_dim, elementwise_affine=False)
         self.net = nn.Sequential(nn.Linear(input_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * bottleneck))
         self.gate = nn.Linear(bottleneck, 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.net(x).chunk(2, dim=-1)
+        mu, logvar = self.net(self.norm(x)).chunk(2, dim=-1)
         logvar = logvar.clamp(-10.0, 10.0)
         h = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
         return torch.sigmoid(self.gate(h)).squeeze(-1), gaussian_kl(mu, logvar)

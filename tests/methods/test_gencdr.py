@@ -135,6 +135,9 @@ def test_fit_runs_every_stage_and_recommends_only_in_domain(fitted):
     assert report.stopped_by == "max_epochs"
     assert any("Qwen2.5-7B" in note for note in report.notes)         # the record says what the LM is
     assert model.ids.is_unique() and model.ids.length == 4
+    alphas = model.ids.diagnostics["alpha_per_domain"]          # the item router's alpha, per domain
+    assert sorted(alphas) == ["a", "b"] and alphas["a"]["items"] == 25 and alphas["b"]["items"] == 15
+    assert all(0 < a["q05"] <= a["q50"] <= a["q95"] < 1 and a["std"] >= 0 for a in alphas.values())
     test = splits.test
     top = model.recommend(HistoryBatch(users=test.users, sequences=test.histories), 20)
     items = top.items.numpy()
@@ -345,6 +348,15 @@ def test_a_domain_specific_signal_moves_the_item_routers_alpha():
     spread = gencdr.alpha_distribution(alpha)
     assert spread["std"] > 0.2 and spread["q95"] - spread["q05"] > 0.6
     assert history[-1]["vib_kl"] > 0.1                          # the router holds information
+
+
+def test_the_router_reads_its_input_whatever_its_scale():
+    # sentence embeddings have coordinates of about 0.05: standardised, they route as well as
+    # the same directions at unit scale
+    torch.manual_seed(0)
+    router = gencdr.VIBRouter(32, 16, 4).eval()
+    x = torch.nn.functional.normalize(torch.randn(6, 32), dim=1)
+    assert torch.allclose(router(x)[0], router(20.0 * x)[0], atol=1e-5)
 
 
 def test_alpha_distribution_on_a_hand_case():
