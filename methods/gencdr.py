@@ -73,9 +73,10 @@ run here):
 
 * The paper's backbone is **Qwen2.5-7B** with 4 universal LoRA experts (r 64, alpha 128)
   fine-tuned on H200 GPUs; that cannot run on this machine and the SID vocabulary is new to
-  any pretrained LLM anyway. Here the LM is a small Qwen2 architecture from scratch; a
-  "stage 0" trains it fully on all domains and freezes it, standing in for the pretrained
-  LLM. ``base_epochs=0`` skips it (then the LoRA experts sit on a random frozen model).
+  any pretrained LLM anyway. Here the LM is a small Qwen2 architecture from scratch; the
+  base stage trains it fully on all domains (the LoRA layers are switched off meanwhile)
+  and freezes it, standing in for the pretrained LLM. ``base_epochs=0`` skips it (then the
+  LoRA experts sit on a random frozen model).
 * Text encoder: the paper uses OpenAI ``text-embedding-3-large`` (3072-d) + PCA to 512;
   here the suite's offline sentence-transformers encoder (all-MiniLM-L6-v2, 384-d, so no PCA
   applies by default). On the Amazon 2014 P5 data the text is the IDGenRec **proxy**.
@@ -207,11 +208,13 @@ class GenCDRTokenizerConfig:
 class GenCDRGeneratorConfig:
     """Attributes:
     hidden_size, layers, heads, kv_heads, intermediate_size: the Qwen2-architecture LM.
-    base_epochs: stage 0, full training of the LM (stand-in for the pretrained LLM).
+    base_epochs: the most epochs of the base stage, full training of the LM (stand-in for
+        the pretrained LLM); it usually stops earlier, by patience or its budget share.
     universal_experts, expert_r, expert_alpha: phase-1 LoRA experts (paper 4, r 64, alpha 128).
     domain_r, domain_alpha: phase-2 per-domain LoRA adapters.
     lora_dropout: dropout of both kinds of LoRA.
-    phase1_epochs, phase2_epochs, router_epochs: epochs of each stage.
+    phase1_epochs, phase2_epochs, router_epochs: the most epochs of each stage (patience
+        and the time budget may stop it earlier).
     router_hidden, router_bottleneck, vib_weight: the user-level router.
     train_universal_experts: False = ablation "w/o Universal Experts": phase 1 is skipped, so
         the experts keep peft's initialisation (B = 0: exactly no update) and ``P_uni`` is the
