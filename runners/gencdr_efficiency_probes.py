@@ -329,7 +329,7 @@ def build_tiger(profile: str, pool: int, users: int, seed: int):
     model.seq2seq = SemanticIdSeq2Seq(ids, cfg.generator, torch.device("cpu"))
     model.model = model.seq2seq.model.eval()
     return model, {"level_sizes": list(ids.level_sizes), "vocab_size": ids.vocab_size,
-                   "beam_width": cfg.beam_width, "history_read": cfg.max_history}
+                   "beam_width": cfg.training.beam_width, "history_read": cfg.training.max_history}
 
 
 def build_sasrec(profile: str, pool: int, users: int, seed: int):

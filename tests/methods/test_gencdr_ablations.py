@@ -82,7 +82,7 @@ def test_without_specific_experts_no_domain_stage_no_router_and_gamma_zero():
 
 def test_without_universal_experts_phase_one_is_skipped_and_experts_stay_zero():
     model, _, report = _fit("gencdr-wo-universal-experts")
-    assert _stages(report) == ["base", "domain:a", "domain:b", "router:a", "router:b"]
+    assert _stages(report) == ["base", "domain:a", "domain:b", "router"]
     for name in model.experts:
         b = [p for n, p in model.lm.named_parameters() if f".{name}." in n and "lora_B" in n]
         assert b and all(torch.count_nonzero(p) == 0 for p in b)
@@ -90,7 +90,7 @@ def test_without_universal_experts_phase_one_is_skipped_and_experts_stay_zero():
 
 def test_averaging_gate_uses_one_half_and_trains_no_router():
     model, splits, report = _fit("gencdr-wo-moe-gate")
-    assert "router:a" not in _stages(report) and model.user_router is None
+    assert "router" not in _stages(report) and model.user_router is None
     seq = splits.test.histories.select(np.arange(4))
     assert torch.equal(model.gamma(seq, 1), torch.full((4,), 0.5))
 
