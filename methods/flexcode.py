@@ -81,9 +81,9 @@ Assumptions (values and choices the paper leaves open; every one is a config fie
   standardised over items;
 * Fix (50/50 split): ``alpha = 0.5`` for every item, router off; ``n_cf = round(L / 2)``
   with halves rounded up (2 of 3 tokens collaborative at ``L = 3``);
-* the generator and its training as TIGER's in each profile (the ``cpu`` profile's bf16
-  autocast for the T5's training passes, its cosine over 150 epochs and patience of 10
-  validations included, measured in ``methods/tiger.py``), so that FlexCode and TIGER differ
+* the generator and its training as TIGER's in each profile (the ``cpu`` profile's shared
+  generator recipe: the cosine that ends with the 75-minute budget, selection on 4,096
+  validation users), so that FlexCode and TIGER differ
   in their IDs under the same budget (and in TIGER's cpu profile appending the P5 data's brand/category codes to the
   text embedding, which FlexCode's does not yet); the router's rate follows the same
   schedule as the T5's (each scaled from its own base rate); lambda_ARG = 1.
@@ -232,7 +232,7 @@ PROFILES = {
         training=GeneratorTrainingConfig(max_history=10, training_prefixes="one-random", lr=1e-3,
                                          weight_decay=1e-4, max_epochs=2, patience=1)),
     # 2-core CPU budget (89 min on Beauty at one thread, measured): collaborative SASRec 8 min, dual
-    # codebooks 150 epochs, then TIGER's cpu generator recipe with a 75-minute budget
+    # codebooks 150 epochs, then the shared cpu generator recipe (75-minute budget)
     "cpu": FlexCodeConfig(
         codebook_size=256, tokenizer_epochs=150,
         collaborative=CollaborativeEmbeddingConfig(dim=64, max_epochs=30, patience=3, time_budget_s=8 * 60),

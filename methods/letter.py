@@ -73,22 +73,14 @@ Assumptions (recorded; the paper or the official code leave them open or the sui
 * the collaborative embeddings are the suite's SASRec trained on the training split
   (``genrec_bench.generative.collaborative``; LETTER#5: users train their own);
 * generator schedule: LETTER's scripts (AdamW lr 5e-4, wd 0.01, 200 epochs, every prefix
-  as a sample) in ``paper``; the ``cpu`` profile reuses TIGER's cpu generator recipe,
-  bf16 autocast for the T5's training passes, the cosine over 150 epochs and the patience of
-  10 validations included (measured in ``methods/tiger.py``), so LETTER and TIGER differ in
-  their IDs and LETTER's ranking-guided loss under the same budget. One more difference: TIGER's
-  cpu profile appends the P5 data's brand/category codes to the text embedding, LETTER's
-  does not (for TIGER they changed test NDCG@10 by +0.0001).
+  as a sample) in ``paper``; the ``cpu`` profile uses the shared cpu generator recipe
+  (``training.generator_config.CPU_GENERATOR_TRAINING``: the cosine that ends with the
+  75-minute budget, selection on 4,096 validation users), as TIGER does, so LETTER and TIGER
+  differ in their IDs and LETTER's ranking-guided loss under the same budget. One more
+  difference: TIGER's cpu profile appends the P5 data's brand/category codes to the text
+  embedding, LETTER's does not (for TIGER they changed test NDCG@10 by +0.0001).
 
-Measured with the ``cpu`` profile (seed 0, clean 8fd60c7, one thread beside another run):
-* Beauty (``cpu-seed0-5c4f8fe9ee``): 6,838 s in all (SASRec 8 min, tokenizer 28 min,
-  generator 75 min). The generator's budget ended it at epoch 96 with the cosine at lr 3e-4:
-  a LETTER epoch costs 30 s plus 72-87 s of validation every 4 epochs, against TIGER's 24 s
-  and 50 s (4 code levels + 1 instead of 3 + 1). Best validation NDCG@10 0.0312 (epoch 96),
-  test 0.0222, head 0.0501 / tail 0.0008. Collisions 2.8% before the Sinkhorn re-assignment,
-  0.05% after. TIGER under the same generator recipe: test 0.0176.
-* Scientific (``cpu-seed0-5c4f8fe9ee``): 3,217 s, the cosine over 150 epochs completed,
-  best validation 0.0636 (epoch 128), test 0.0473, head 0.1142 / tail 0.0045.
+Measured runs are in the records (``results/runs/*/letter/``).
 
 Ablations as configurations: ``letter-no-cf`` (alpha = 0), ``letter-no-div`` (beta = 0).
 """

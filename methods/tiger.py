@@ -16,11 +16,12 @@ Assumptions (the paper leaves them open or the official code is not public):
 * AdamW, lr 1e-3 and weight decay 1e-4 for the generator in the cpu profile (GRID's TIGER
   recipe); LETTER's scripts use lr 5e-4, wd 0.01 on 2 GPUs (``paper`` profile);
 * the cpu profile (the shared ``CPU_GENERATOR_TRAINING`` recipe) decays the rate on a cosine
-  driven by the stage's progress, the larger of the share of 150 epochs and the share of the
-  75-minute budget spent, so the budget ends on an annealed model (the paper uses an inverse
-  square-root decay over 200k steps). Batch 256 at peak 1e-3 was measured better than batch
-  128 at 2e-3 on Beauty (validation NDCG@10 0.0144 vs 0.0138 after 20-minute runs). Epochs
-  are selected every 4 epochs on 4,096 seeded validation users, with a patience of 10;
+  driven by the stage's progress, the larger of the share of 500 epochs (a cap) and the share
+  of the 75-minute budget spent, so the budget ends on an annealed model (the paper uses an
+  inverse square-root decay over 200k steps). Batch 256 at peak 1e-3 was measured better than
+  batch 128 at 2e-3 on Beauty (validation NDCG@10 0.0144 vs 0.0138 after 20-minute runs).
+  Epochs are selected every 8 epochs on 4,096 seeded validation users, with a patience of 10
+  validations;
 * the cpu profile trains the T5 with ``train_precision="auto"``: bf16 matrix products on a CPU
   with native bf16 (weights, optimizer, losses and decoding stay fp32), fp32 on CUDA, where
   bf16 autocast was measured slower for a model this small (``training/precision.py``). Two
