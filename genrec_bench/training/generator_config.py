@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from genrec_bench import config_checks as checks
 from genrec_bench.errors import ConfigError
 from genrec_bench.evaluation.result import parse_metric
-from genrec_bench.training.lr_schedule import SCHEDULES
+from genrec_bench.training.lr_schedule import check_schedule_fields
 
 TRAINING_PREFIXES = ("all", "one-random")
 
@@ -68,20 +68,17 @@ class GeneratorTrainingConfig:
 
     def __post_init__(self) -> None:
         checks.one_of(self, "training_prefixes", TRAINING_PREFIXES)
-        checks.one_of(self, "lr_schedule", SCHEDULES)
         checks.positive_ints(self, "max_history", "batch_size", "max_epochs", "patience", "eval_every",
                              "beam_width")
         checks.in_range(self, "lr", 1e-12, 10.0)
         checks.in_range(self, "weight_decay", 0.0, float("inf"))
         checks.in_range(self, "grad_clip", 0.0, float("inf"))
         checks.in_range(self, "time_budget_s", 0.0, float("inf"))
-        for name in ("warmup_epochs", "validation_users"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"GeneratorTrainingConfig.{name} must be an int >= 0, got {value!r}")
-        if self.warmup_epochs >= self.max_epochs:
-            raise ConfigError(f"GeneratorTrainingConfig.warmup_epochs ({self.warmup_epochs}) must be "
-                              f"smaller than max_epochs ({self.max_epochs})")
+        check_schedule_fields(self)            # lr_schedule, and warmup_epochs in [0, max_epochs)
+        if not isinstance(self.validation_users, int) or isinstance(self.validation_users, bool) \
+                or self.validation_users < 0:
+            raise ConfigError(f"GeneratorTrainingConfig.validation_users must be an int >= 0, "
+                              f"got {self.validation_users!r}")
         try:
             parse_metric(self.selection_metric)
         except (ValueError, KeyError) as error:
