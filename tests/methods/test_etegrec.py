@@ -295,3 +295,11 @@ def test_variants_are_registered_with_their_switches():
 def test_invalid_configs_are_rejected(bad):
     with pytest.raises(ConfigError):
         replace(TINY, **bad)
+
+
+def test_cpu_stage2_keeps_the_official_patience_in_epochs_with_half_the_validations():
+    """Official stage 2 stops after 10 epochs without gain; the cpu profile validates every
+    2 epochs (to keep validation under 10 % of the fit), so it waits 5 validations."""
+    cpu = E.PROFILES["cpu"]
+    assert cpu.stage2_eval_every == 2
+    assert cpu.stage2_patience * cpu.stage2_eval_every == 10
