@@ -18,24 +18,21 @@ Assumptions (the paper leaves them open or the official code is not public):
 * the cpu profile (the shared ``CPU_GENERATOR_TRAINING`` recipe) decays the rate on a cosine
   driven by the stage's progress, the larger of the share of 500 epochs (a cap) and the share
   of the 75-minute budget spent, so the budget ends on an annealed model (the paper uses an
-  inverse square-root decay over 200k steps). Batch 256 at peak 1e-3 was measured better than
-  batch 128 at 2e-3 on Beauty (validation NDCG@10 0.0144 vs 0.0138 after 20-minute runs).
-  Epochs are selected every 8 epochs on 4,096 seeded validation users, with a patience of 10
-  validations;
+  inverse square-root decay over 200k steps). The batch is 256 at peak 1e-3 (it did better
+  than batch 128 at 2e-3 on Beauty, ``docs/methods/tiger.md``). Epochs are selected every 8
+  epochs on 4,096 seeded validation users, with a patience of 10 validations;
 * the cpu profile trains the T5 with ``train_precision="auto"``: bf16 matrix products on a CPU
   with native bf16 (weights, optimizer, losses and decoding stay fp32), fp32 on CUDA, where
-  bf16 autocast was measured slower for a model this small (``training/precision.py``). Two
-  20-minute Beauty runs side by side (fp32 vs bf16) reached the same validation NDCG@10 at
-  equal epochs (epoch 28: 0.0172 vs 0.0170);
+  bf16 autocast was measured slower for a model this small (``training/precision.py``). bf16
+  and fp32 reached the same validation NDCG@10 at equal epochs on Beauty
+  (``docs/methods/tiger.md``);
 * item content where the text is a proxy: TIGER embeds title, price, brand and categories;
   the Amazon 2014 P5 data here has only the 3-7 word IDGenRec proxy text plus S3-Rec's
   brand/category codes (integers without names). The cpu profile appends those codes to
   the text embedding (``text.attribute_weight = 1``: the code part has the same norm as the
   text part); datasets without codes (Scientific, with real text fields) are unaffected.
-  The run record's ``semantic_ids.text_embeddings.attributes`` says whether codes were used.
-  Measured on Beauty (records ``cpu-seed0-ca5dd4f726`` text only, ``cpu-seed0-455c489eb3``
-  with codes, 1 thread each): validation NDCG@10 higher by 0.001-0.002 at equal epochs up to
-  epoch 60, equal by the end (best 0.0239 vs 0.0243), test 0.0175 vs 0.0176;
+  The run record's ``semantic_ids.text_embeddings.attributes`` says whether codes were used;
+  their effect on Beauty is in ``docs/methods/tiger.md``;
 * early stopping on validation NDCG@10 computed by the suite's evaluator.
 """
 
