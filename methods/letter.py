@@ -41,20 +41,14 @@ Assumptions (recorded; the paper or the official code leave them open or the sui
   ``last_hidden_state``, the output of its final RMSNorm (each token scaled to unit RMS, then
   multiplied by a learned per-dimension gain that starts at 1), mean-pooled: per-dimension
   magnitudes of order 1. The suite's MiniLM vectors are unit-norm (mean square 1/384), which
-  made the mean-squared reconstruction and quantisation terms ~384x smaller than the
-  official ones beside the scale-free ``L_CF``. The vectors are now multiplied by one factor
-  (19.6 for MiniLM) to mean square 1; cosines and neighbours are unchanged. Measured on
-  Beauty (cpu tokenizer config, torch's MLP initialisation, one batch of 1024 after the
-  codebook initialisation): the weighted
-  ``L_CF`` was 99.5 % of the loss as encoded, 41 % after rescaling, which is the official
-  share at mean square 1 (``0.1 ln 1024 / (1 + 0.1 ln 1024)``). Order 1 is an estimate, not a
-  measurement (LLaMA-7B is not available offline): at mean square 0.1 or 10 that share would
-  be 87 % or 6 %. Trained 50 of the cpu profile's 200 epochs (torch's MLP initialisation, one
-  thread), as encoded with plain k-means against rescaled with constrained k-means: weighted
-  ``L_CF`` 90 % against 57 % of the loss, reconstruction term 0.0017 against 0.50 (each in
-  its own input units), relative reconstruction error 0.64 against 0.49, level-1 codes used
-  42 against 53 of 256, nearest-code collisions 9.1 % against 8.6 %. Level-1 usage stays
-  low; Xavier initialisation did not change it after 10 epochs (5 against 6 codes).
+  makes the mean-squared reconstruction and quantisation terms ~384x smaller than the
+  official ones beside the scale-free ``L_CF``, so the vectors are multiplied by one factor
+  (19.6 for MiniLM) to mean square 1; cosines and neighbours are unchanged. At mean square 1
+  the weighted ``L_CF`` starts at the official share of the loss
+  (``0.1 ln 1024 / (1 + 0.1 ln 1024)``, about 41 % for batches of 1024). Order 1 is an
+  estimate, not a measurement (LLaMA-7B is not available offline): at mean square 0.1 or 10
+  that share would be 87 % or 6 %. What the rescaling changed on Beauty:
+  ``docs/methods/letter.md``.
 * the size-constrained k-means is the suite's own (``kmeans.constrained_kmeans``): size
   bounds exact, assignments greedy (nearest cluster with room, then the cheapest moves into
   clusters below the minimum) instead of ``KMeansConstrained``'s min-cost flow, one seeded
@@ -78,9 +72,9 @@ Assumptions (recorded; the paper or the official code leave them open or the sui
   75-minute budget, selection on 4,096 validation users), as TIGER does, so LETTER and TIGER
   differ in their IDs and LETTER's ranking-guided loss under the same budget. One more
   difference: TIGER's cpu profile appends the P5 data's brand/category codes to the text
-  embedding, LETTER's does not (for TIGER they changed test NDCG@10 by +0.0001).
+  embedding, LETTER's does not (their effect on TIGER: ``docs/methods/tiger.md``).
 
-Measured runs are in the records (``results/runs/*/letter/``).
+Measured runs: ``docs/methods/letter.md`` and the records (``results/runs/*/letter*/``).
 
 Ablations as configurations: ``letter-no-cf`` (alpha = 0), ``letter-no-div`` (beta = 0).
 """
@@ -226,8 +220,8 @@ PROFILES = {
         generator=T5GeneratorConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16),
         training=GeneratorTrainingConfig(max_history=10, training_prefixes="one-random", lr=1e-3,
                                          weight_decay=1e-4, max_epochs=2, patience=1)),
-    # 2-core CPU budget (114 min on Beauty at one thread, measured): collaborative SASRec 8 min,
-    # tokenizer 200 epochs 28 min, then TIGER's cpu generator recipe (75 min budget)
+    # 2-core CPU budget: collaborative SASRec at most 8 min, tokenizer 200 epochs, then TIGER's
+    # cpu generator recipe (75 min budget); the durations measured: docs/methods/letter.md
     "cpu": LETTERConfig(
         tokenizer=LETTERTokenizerConfig(epochs=200, select_every=10),
         collaborative=CollaborativeEmbeddingConfig(dim=32, max_epochs=30, patience=3, time_budget_s=8 * 60),
