@@ -88,7 +88,8 @@ Assumptions (values and choices the paper leaves open; every one is a config fie
   text embedding, which FlexCode's does not yet); the router's rate follows the same
   schedule as the T5's (each scaled from its own base rate); lambda_ARG = 1.
 
-Measured results: the run records under ``results/runs/*/flexcode*``.
+Measured results: ``docs/methods/flexcode.md`` and the run records under
+``results/runs/*/flexcode*``.
 
 Variants as methods: ``flexcode-sid-only``, ``flexcode-cf-only``, ``flexcode-fix``,
 ``flexcode-no-align``; Table 4's budgets with ``--set budget=4``.
@@ -231,8 +232,8 @@ PROFILES = {
         generator=_SMOKE_GENERATOR,
         training=GeneratorTrainingConfig(max_history=10, training_prefixes="one-random", lr=1e-3,
                                          weight_decay=1e-4, max_epochs=2, patience=1)),
-    # 2-core CPU budget (89 min on Beauty at one thread, measured): collaborative SASRec 8 min, dual
-    # codebooks 150 epochs, then the shared cpu generator recipe (75-minute budget)
+    # 2-core CPU budget: collaborative SASRec at most 8 min, dual codebooks 150 epochs, then the
+    # shared cpu generator recipe (75-minute budget); the durations measured: docs/methods/flexcode.md
     "cpu": FlexCodeConfig(
         codebook_size=256, tokenizer_epochs=150,
         collaborative=CollaborativeEmbeddingConfig(dim=64, max_epochs=30, patience=3, time_budget_s=8 * 60),
