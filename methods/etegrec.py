@@ -38,26 +38,21 @@ only, on its fixed IDs).
 Assumptions (what the paper and/or the official code leave open, or where we deviate):
 
 * The ``cpu`` profile runs the T5's forward passes under bf16 autocast (as TIGER's cpu
-  profile, measured in ``methods/tiger.py``); the tokenizer, the alignment losses and
-  decoding stay fp32. ``paper`` is fp32.
+  profile; its measurements in ``docs/methods/tiger.md``); the tokenizer, the alignment
+  losses and decoding stay fp32. ``paper`` is fp32.
 
 * Code distributions follow the official code: ``softmax(d)`` of the squared distances
   themselves (``vq.py`` returns ``logit = d``; larger = farther), although the paper writes
   P(k|v) ~ exp(-||v - e_k||^2); ``sia_logits="negative-distance"`` gives the paper's sign
   and ``sia_temperature`` divides either (official: 1).
-* Scale of the alignment (measured on Beauty batches, cpu sizes, a short-trained SASRec
-  table of mean square 1e-3, our formulas against a transcription of the official ones on
-  the same inputs: equal to 2 % before the sign and gradient-path fixes, exactly after):
-  SIA is about 1e-3 because the level-1 distances spread by only about 0.05 across the
-  256 codes (item latents of norm 0.4), so both code distributions are nearly uniform; SIA
-  grows with the square of that spread, i.e. with the 4th power of the embedding scale.
-  Under the official weights its gradient on the T5 is 2e-6 to 1e-5 of the code loss's,
-  and PSA's (value about 11 = 2 ln N, near chance) about 7e-3; in tokenizer epochs PSA's
-  weighted gradient is about 8x the vq loss's. ``sia_temperature`` 0.1 / 0.01 / 0.001
-  raises SIA to 0.16 / 9.4 / 110 and its weighted T5 gradient to 3e-4 / 2e-2 / 0.18 of the
-  code loss's (not used by any profile: no run measured its effect). The official
-  embeddings (Google Drive) could not be read, so whether the official run sits at a larger
-  scale is unknown; the weights stay official and every epoch records each weighted term
+* Scale of the alignment: SIA grows with the square of the spread of a level's distances
+  across its codes, i.e. with the 4th power of the embedding scale. On Beauty batches with
+  the suite's SASRec table both code distributions were nearly uniform, and under the
+  official weights SIA's and PSA's gradients on the T5 were small next to the code loss's
+  (the measured values, and what ``sia_temperature`` does to them:
+  ``docs/methods/etegrec.md``; no profile changes the temperature). The official embeddings
+  (Google Drive) could not be read, so whether the official run sits at a larger scale is
+  unknown; the weights stay official and every epoch records each weighted term
   (``{term}_weighted``).
 * The SASRec that makes the 256-d item table is the suite's collaborative SASRec (2 layers,
   1 head, dropout 0.5, epoch selected on validation NDCG@10); the official repository
@@ -120,7 +115,7 @@ Assumptions (what the paper and/or the official code leave open, or where we dev
   larger of the step share and the share of stage 1's 55-minute budget spent (so a budgeted
   stage ends annealed); validation every 4 epochs on 4,096 seeded validation users; stage 2
   (at most 30 epochs or 20 min) validated every epoch with the official patience of 10.
-  Measured runs are in the records (``results/runs/*/etegrec/``).
+  Measured runs: ``docs/methods/etegrec.md`` and the records (``results/runs/*/etegrec*/``).
 * Single process only (the alternating freezing does not fit DistributedDataParallel).
 """
 
