@@ -72,7 +72,8 @@ class BERT4RecConfig:
 PROFILES = {
     "smoke": BERT4RecConfig(hidden_size=16, n_layers=1, n_heads=1, inner_size=32, max_len=20,
                             batch_size=128, max_epochs=2, patience=1),
-    # sized for a 2-core CPU: ~10 s per Beauty epoch; converges slowly (best after 20+ epochs)
+    # sized for a 2-core CPU; BERT4Rec converges slowly, hence a patience of 20 epochs (the
+    # measured epoch times and best epochs on Beauty: docs/methods/bert4rec.md)
     "cpu": BERT4RecConfig(max_epochs=150, patience=20, time_budget_s=24 * 60),
     "paper": BERT4RecConfig(),
 }
