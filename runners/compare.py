@@ -39,10 +39,8 @@ from genrec_bench.records.selection import config_id
 from genrec_bench.registry import PROFILE_NAMES
 from genrec_bench.tables.cells import MethodResults, collect, proxy_text_caption
 from genrec_bench.tables.columns import measured_column
+from genrec_bench.tables.headers import METRICS, SHORT
 from genrec_bench.tables.render import Cell, write_table_files
-
-METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
-SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@10"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,8 +24,8 @@ from genrec_bench.errors import GenRecError
 from genrec_bench.records.record import find_records
 from genrec_bench.records.selection import config_id, current_runs
 from genrec_bench.reported import load_reported, paper_number
+from genrec_bench.tables.headers import METRICS
 
-METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 TOLERANCE = 0.10
 def build(results_dir: Path) -> str:
     numbers = load_reported()

@@ -32,12 +32,11 @@ from genrec_bench.reported import load_reported, lookup
 from genrec_bench.tables.cells import MethodResults, collect, proxy_text_caption
 from genrec_bench.tables.columns import measured_column
 from genrec_bench.tables.data_status import dataset_status
+from genrec_bench.tables.headers import METRICS, SHORT
 from genrec_bench.tables.render import Cell, write_table_files
 
 PAPER, TABLE = "flexcode", "Table 1"
 DATASETS = ("amazon2014-beauty", "amazon2014-sports", "kuairand-1k")
-METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
-SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@10"}
 # The paper's Table 1 rows this suite implements, its three FlexCode ablations included.
 DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger",
                    "flexcode-sid-only", "flexcode-cf-only", "flexcode-fix", "flexcode")

@@ -31,8 +31,8 @@ from genrec_bench.records.selection import current_runs
 from genrec_bench.reported import load_reported, lookup
 from genrec_bench.tables.cells import proxy_text_caption, read_proxy_text
 from genrec_bench.tables.data_status import domain_status
+from genrec_bench.tables.headers import METRICS, SHORT
 from genrec_bench.tables.render import Cell, write_table_files
-from runners.table1 import METRICS, SHORT
 
 PAPER, TABLE = "GenCDR", "Table 2"
 DOMAINS = ("amazon2014-sports", "amazon2014-clothing", "amazon2014-phones", "amazon2014-electronics",
