@@ -26,9 +26,8 @@ import numpy as np
 from genrec_bench.cli import OneLineParser, check_datasets, check_methods, recorded_methods
 from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.errors import GenRecError
-from genrec_bench.records.record import find_records
-from genrec_bench.records.selection import current_runs
 from genrec_bench.reported import load_reported, lookup
+from genrec_bench.results import current_records
 from genrec_bench.tables.cells import proxy_text_caption, read_proxy_text
 from genrec_bench.tables.data_status import domain_status
 from genrec_bench.tables.headers import METRICS, SHORT
@@ -65,12 +64,12 @@ def measured(results_dir: Path, method: str, domain: str, pairs: list[str], prof
     for pair in pairs:
         if domain not in split_dataset_name(pair):
             continue
-        records = current_runs(find_records(results_dir, dataset=pair, method=method, profile=profile), seeds)
+        records = current_records(results_dir, pair, method, profile, seeds)
         records = [r for r in records if domain in r["metrics"].get("test_by_domain", {})]
         if records:
             return {m: np.array([r["metrics"]["test_by_domain"][domain][m] for r in records])
                     for m in METRICS}, False, records
-    records = current_runs(find_records(results_dir, dataset=domain, method=method, profile=profile), seeds)
+    records = current_records(results_dir, domain, method, profile, seeds)
     if records:
         return {m: np.array([r["metrics"]["test"][m] for r in records]) for m in METRICS}, True, records
     return None

@@ -17,8 +17,8 @@ import numpy as np
 from genrec_bench.errors import GenRecError
 from genrec_bench.evaluation.metrics import METRICS
 from genrec_bench.evaluation.result import parse_metric
-from genrec_bench.records.record import find_records, load_per_user
-from genrec_bench.records.selection import current_runs
+from genrec_bench.records.record import load_per_user
+from genrec_bench.results import current_records
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,9 @@ def proxy_text_caption(datasets: list[str]) -> str:
 
 def collect(results_dir: Path, dataset: str, method: str, profile: str,
             seeds: list[int] | None) -> MethodResults | None:
-    """The current runs of ``method`` on ``dataset`` at ``profile`` (``records/selection.py``)."""
-    chosen = current_runs(find_records(results_dir, dataset=dataset, method=method, profile=profile), seeds)
+    """The current runs of ``method`` on ``dataset`` at ``profile``, as every table selects them
+    (``genrec_bench.results.current_records``)."""
+    chosen = current_records(results_dir, dataset, method, profile, seeds)
     if not chosen:
         return None
     ranks, first, users, targets = [], None, None, None
