@@ -37,12 +37,15 @@ from genrec_bench.cli import OneLineParser, check_datasets, check_methods, recor
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.selection import config_id
 from genrec_bench.registry import PROFILE_NAMES
-from genrec_bench.tables.cells import MethodResults, collect, proxy_text_caption
+from genrec_bench.tables.cells import (
+    MethodResults,
+    collect,
+    proxy_text_caption,
+    tuned_config_caption,
+)
 from genrec_bench.tables.columns import measured_column
+from genrec_bench.tables.headers import METRICS, SHORT
 from genrec_bench.tables.render import Cell, write_table_files
-
-METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
-SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@10"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,6 +161,9 @@ def build(args) -> str:
         caption.append(f"Profile '{args.profile}' uses schedules sized for its budget, not the papers'.")
     if any(r.proxy_text for r in measured.values()):
         caption.append(proxy_text_caption([args.dataset]))
+    tuned = tuned_config_caption((m, None, r.records) for m, r in measured.items())
+    if tuned:
+        caption.append(tuned)
     if missing:
         caption.append(f"No {args.profile} records: {', '.join(missing)}.")
     family = families[args.metric]

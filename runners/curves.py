@@ -43,9 +43,9 @@ from tabulate import tabulate
 from genrec_bench.data.catalog import check_dataset_name
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.atomic import atomic_write_bytes
-from genrec_bench.records.record import find_records
-from genrec_bench.records.selection import config_id, current_runs
+from genrec_bench.records.selection import config_id
 from genrec_bench.reported import ReportedNumber, load_reported, paper_number
+from genrec_bench.results import current_by_group, load_records
 from genrec_bench.tables.cells import proxy_text_caption, read_proxy_text
 
 METRIC = "ndcg@10"
@@ -167,10 +167,9 @@ def run_curve(record: dict) -> RunCurve | LeftOut:
 def current_curves(results_dir: Path, dataset: str, profile: str) -> tuple[list[RunCurve], list[LeftOut]]:
     """The curves of the current records of every method on ``dataset`` at ``profile``,
     sorted by (method, seed), and the current records left out."""
-    found = find_records(results_dir, dataset=dataset, profile=profile)
     curves, left_out = [], []
-    for method in sorted({r["method"] for r in found}):
-        for record in current_runs([r for r in found if r["method"] == method]):
+    for runs in current_by_group(load_records(results_dir, dataset=dataset, profile=profile)).values():
+        for record in runs:
             outcome = run_curve(record)
             (curves if isinstance(outcome, RunCurve) else left_out).append(outcome)
     return curves, left_out

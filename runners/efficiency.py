@@ -19,9 +19,9 @@ from tabulate import tabulate
 from genrec_bench.cli import OneLineParser, check_datasets
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.atomic import atomic_write_bytes
-from genrec_bench.records.record import find_records
-from genrec_bench.records.selection import config_id, current_runs
+from genrec_bench.records.selection import config_id
 from genrec_bench.registry import PROFILE_NAMES
+from genrec_bench.results import current_by_group, load_records
 
 COLUMNS = (
     ("parameters", lambda r: r["efficiency"]["parameters"]["total"]),
@@ -44,12 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         check_datasets([args.dataset])
-        found = find_records(Path(args.results_dir), dataset=args.dataset, profile=args.profile)
+        found = load_records(Path(args.results_dir), dataset=args.dataset, profile=args.profile)
     except GenRecError as error:   # an unknown dataset; a damaged record: named, with what to do
         print(f"error: {error}", file=sys.stderr)
         return 2
-    records = [run for method in sorted({r["method"] for r in found})
-               for run in current_runs([r for r in found if r["method"] == method])]
+    records = [run for runs in current_by_group(found).values() for run in runs]
     if not records:   # nothing to show: an error, and the files of an earlier profile stay
         print(f"error: no {args.profile} records for {args.dataset} under {args.results_dir}/runs", file=sys.stderr)
         return 2

@@ -29,15 +29,19 @@ from genrec_bench.cli import (
 from genrec_bench.errors import GenRecError
 from genrec_bench.registry import method_names
 from genrec_bench.reported import load_reported, lookup
-from genrec_bench.tables.cells import MethodResults, collect, proxy_text_caption
+from genrec_bench.tables.cells import (
+    MethodResults,
+    collect,
+    proxy_text_caption,
+    tuned_config_caption,
+)
 from genrec_bench.tables.columns import measured_column
 from genrec_bench.tables.data_status import dataset_status
+from genrec_bench.tables.headers import METRICS, SHORT
 from genrec_bench.tables.render import Cell, write_table_files
 
 PAPER, TABLE = "flexcode", "Table 1"
 DATASETS = ("amazon2014-beauty", "amazon2014-sports", "kuairand-1k")
-METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
-SHORT = {"recall@5": "R@5", "ndcg@5": "N@5", "recall@10": "R@10", "ndcg@10": "N@10"}
 # The paper's Table 1 rows this suite implements, its three FlexCode ablations included.
 DEFAULT_METHODS = ("popularity", "bert4rec", "sasrec", "tiger",
                    "flexcode-sid-only", "flexcode-cf-only", "flexcode-fix", "flexcode")
@@ -167,11 +171,12 @@ def build_table(args, results_dir: Path) -> str:
         if method not in args.methods or not any((method, d) in results for d in args.datasets):
             label += " (reported only)" if method in labels else " (no runs)"
         rows.append((label, [cells[(method, d, m)] for d in args.datasets for m in METRICS]))
-    caption = caption_text(args, results, families)
+    caption = caption_text(args, results, families, {m: labels.get(m, m) for m in shown})
     return write_table_files(rows, headers, caption, results_dir / "tables", "table1")
 
 
-def caption_text(args, results: dict, families: list) -> str:
+def caption_text(args, results: dict, families: list, rows: dict[str, str] | None = None) -> str:
+    """The caption; ``rows``: method -> row label in the table's order (default: the methods)."""
     seeds = sorted({s for r in results.values() for s in r.seeds})
     proxy = sorted({d for (m, d), r in results.items() if r.proxy_text})
     lines = [
@@ -187,6 +192,11 @@ def caption_text(args, results: dict, families: list) -> str:
         lines.append(f"Profile '{args.profile}' uses schedules sized for its budget, not the papers'.")
     if proxy:
         lines.append(proxy_text_caption(proxy))
+    rows = rows or {m: m for m, _ in results}
+    tuned = tuned_config_caption((rows[m], d, results[(m, d)].records)
+                                 for m in rows for d in args.datasets if (m, d) in results)
+    if tuned:
+        lines.append(tuned)
     for dataset in args.datasets:
         status = dataset_status(dataset, args.data_root)
         if status is not None:

@@ -26,13 +26,12 @@ import numpy as np
 from genrec_bench.cli import OneLineParser, check_datasets, check_methods, recorded_methods
 from genrec_bench.data.multidomain import split_dataset_name
 from genrec_bench.errors import GenRecError
-from genrec_bench.records.record import find_records
-from genrec_bench.records.selection import current_runs
 from genrec_bench.reported import load_reported, lookup
-from genrec_bench.tables.cells import proxy_text_caption, read_proxy_text
+from genrec_bench.results import current_records
+from genrec_bench.tables.cells import proxy_text_caption, read_proxy_text, tuned_config_caption
 from genrec_bench.tables.data_status import domain_status
+from genrec_bench.tables.headers import METRICS, SHORT
 from genrec_bench.tables.render import Cell, write_table_files
-from runners.table1 import METRICS, SHORT
 
 PAPER, TABLE = "GenCDR", "Table 2"
 DOMAINS = ("amazon2014-sports", "amazon2014-clothing", "amazon2014-phones", "amazon2014-electronics",
@@ -65,12 +64,12 @@ def measured(results_dir: Path, method: str, domain: str, pairs: list[str], prof
     for pair in pairs:
         if domain not in split_dataset_name(pair):
             continue
-        records = current_runs(find_records(results_dir, dataset=pair, method=method, profile=profile), seeds)
+        records = current_records(results_dir, pair, method, profile, seeds)
         records = [r for r in records if domain in r["metrics"].get("test_by_domain", {})]
         if records:
             return {m: np.array([r["metrics"]["test_by_domain"][domain][m] for r in records])
                     for m in METRICS}, False, records
-    records = current_runs(find_records(results_dir, dataset=domain, method=method, profile=profile), seeds)
+    records = current_records(results_dir, domain, method, profile, seeds)
     if records:
         return {m: np.array([r["metrics"]["test"][m] for r in records]) for m in METRICS}, True, records
     return None
@@ -120,7 +119,7 @@ def build_table(args, results_dir: Path) -> str:
         elif any((method, d) in single for d in args.domains):
             label += " †"
         rows.append((label, [cells[(method, d, m)] for d in args.domains for m in METRICS]))
-    caption = caption_text(args, found, single)
+    caption = caption_text(args, found, single, {m: labels.get(m, m) for m in shown})
     return write_table_files(rows, headers, caption, results_dir / "tables", "table2")
 
 
@@ -139,7 +138,8 @@ def record_caveats(found: dict) -> list[str]:
     return lines
 
 
-def caption_text(args, found: dict, single: set) -> str:
+def caption_text(args, found: dict, single: set, rows: dict[str, str] | None = None) -> str:
+    """The caption; ``rows``: method -> row label in the table's order (default: the methods)."""
     seeds = sorted({len(v[0][METRICS[0]]) for v in found.values() if v})  # seeds per measured cell
     lines = [
         f"Table 2 (GenCDR, Hu et al. 2025) rebuilt from run records, profile '{args.profile}'; test split, "
@@ -158,6 +158,11 @@ def caption_text(args, found: dict, single: set) -> str:
     if args.profile != "paper":
         lines.append(f"Profile '{args.profile}' uses schedules sized for its budget, not the papers'.")
     lines.extend(record_caveats(found))
+    rows = rows or {m: m for m, _ in found}
+    tuned = tuned_config_caption((rows[m], d, found[(m, d)][2])
+                                 for m in rows for d in args.domains if found.get((m, d)))
+    if tuned:
+        lines.append(tuned)
     for domain in args.domains:
         status = domain_status(domain, args.data_root)
         if status is not None:

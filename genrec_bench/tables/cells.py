@@ -9,6 +9,7 @@ the same users with the same targets: ``collect`` checks the seeds of one method
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,8 @@ import numpy as np
 from genrec_bench.errors import GenRecError
 from genrec_bench.evaluation.metrics import METRICS
 from genrec_bench.evaluation.result import parse_metric
-from genrec_bench.records.record import find_records, load_per_user
-from genrec_bench.records.selection import current_runs
+from genrec_bench.records.record import load_per_user
+from genrec_bench.results import current_records, tuned_config
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,48 @@ def proxy_text_caption(datasets: list[str]) -> str:
     return f"Item text on {', '.join(datasets)} is a PROXY (IDGenRec 3-7 word texts), not the real titles."
 
 
+def tuned_config_caption(shown: Iterable[tuple[str, str | None, Sequence[dict]]]) -> str | None:
+    """The caption line naming each row whose shown records were made from a tuned config file
+    (the record's ``config_file.tuned``), e.g. ``SASRec: tuned config (study sasrec-beauty-cpu,
+    trial 7).``; None when no shown record was.
+
+    ``shown``: (row label, column group, the records behind that row's cells in the group), one
+    per measured (row, group); the group (a dataset, a domain) is named only where the row's
+    groups differ (a tuned config on one dataset only, different studies, or some seeds only)
+    and should be None in a table of one dataset."""
+    groups: dict[str, list[str | None]] = {}
+    tuned: dict[str, dict[str | None, str]] = {}
+    for label, group, records in shown:
+        groups.setdefault(label, [])
+        if group not in groups[label]:
+            groups[label].append(group)
+        found = [(record["seed"], tuned_config(record), record) for record in records]
+        names = sorted({_tuned_text(t, r) for _, t, r in found if t is not None})
+        if names:
+            seeds = sorted(s for s, t, _ in found if t is not None)
+            text = "; ".join(names) + ("" if len(seeds) == len(found) else
+                                       f"; seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} only")
+            tuned.setdefault(label, {})[group] = text
+    parts = []
+    for label, by_group in tuned.items():
+        if len(set(by_group.values())) == 1 and list(by_group) == groups[label]:
+            parts.append(f"{label}: tuned config ({next(iter(by_group.values()))})")
+        else:
+            parts.append(f"{label}: tuned config " + ", ".join(f"on {g} ({t})" for g, t in by_group.items()))
+    return "; ".join(parts) + "." if parts else None
+
+
+def _tuned_text(tuned: dict, record: dict) -> str:
+    """``study S, trial T`` of a ``config_file.tuned``; the config file's path when it names neither."""
+    parts = [f"{key} {tuned[key]}" for key in ("study", "trial") if tuned.get(key) is not None]
+    return ", ".join(parts) or f"from {(record.get('config_file') or {}).get('path', 'a config file')}"
+
+
 def collect(results_dir: Path, dataset: str, method: str, profile: str,
             seeds: list[int] | None) -> MethodResults | None:
-    """The current runs of ``method`` on ``dataset`` at ``profile`` (``records/selection.py``)."""
-    chosen = current_runs(find_records(results_dir, dataset=dataset, method=method, profile=profile), seeds)
+    """The current runs of ``method`` on ``dataset`` at ``profile``, as every table selects them
+    (``genrec_bench.results.current_records``)."""
+    chosen = current_records(results_dir, dataset, method, profile, seeds)
     if not chosen:
         return None
     ranks, first, users, targets = [], None, None, None
