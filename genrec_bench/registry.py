@@ -136,12 +136,11 @@ def apply_overrides(config: Any, overrides: dict[str, Any], *, where: str, prefi
         else:
             changes[head] = _coerce(value, current, key=prefix + key, where=where)
     for head, sub in nested.items():
-        changes[head] = apply_overrides(getattr(config, head), sub, where=f"{where}, {head}",
-                                        prefix=f"{prefix}{head}.")
+        changes[head] = apply_overrides(getattr(config, head), sub, where=where, prefix=f"{prefix}{head}.")
     try:
         return dataclasses.replace(config, **changes)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"{where}: {error}") from None
+    except (TypeError, ValueError, ConfigError) as error:   # the config's own checks (ranges, choices)
+        raise ConfigError(f"{where}: {prefix[:-1] + ': ' if prefix else ''}{error}") from None
 
 
 def _coerce(value: Any, current: Any, *, key: str, where: str) -> Any:

@@ -46,6 +46,7 @@ def one_line(capsys, *words: str) -> str:
     ("tiger", "[training]\nbatch_size = 2.5\n", ["config key 'training.batch_size' expects int", "2.5"]),
     ("popularity", "include_valid_items = 1\n", ["config key 'include_valid_items' expects bool", "1 (int)"]),
     ("tiger", "training = 3\n", ["config key 'training' is a group of keys"]),
+    ("tiger", "[training]\nlr = -1.0\n", ["training: ", "lr must be in"]),                          # a range
     ("popularity", "[genrec_bench]\ntuned = 3\n", ["genrec_bench.tuned is a table"]),
     ("popularity", "[genrec_bench]\nstudy = 'x'\n", ["unknown key genrec_bench.study"]),
 ])
