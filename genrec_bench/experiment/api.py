@@ -171,11 +171,12 @@ def prepare(method: str, dataset: str, *, profile: str = "cpu", seed: int = 0,
             candidates: str | None = None, invalid_slots: str = "miss", save_model: bool = False,
             command: str | None = None) -> Plan:
     """Check everything :func:`run` was given and find its run directory; loads no data and
-    writes nothing (arguments as :func:`run`'s)."""
+    trains nothing (it makes the results folder if it is missing). Arguments as :func:`run`'s."""
     spec = get_method(method)
+    tags = tags if isinstance(tags, str) else list(tags)
     check_dataset_name(dataset)  # a registered name, or several joined with '+'
     _check_options(seed=seed, eval_batch_size=eval_batch_size, threads=threads, tie_policy=tie_policy,
-                   invalid_slots=invalid_slots, candidates=candidates, tags=tags)
+                   invalid_slots=invalid_slots, candidates=candidates, tags=tags, mask_history=mask_history)
     resolved, config_file = resolve_config(spec, profile, config=config, overrides=overrides)
     check_metric(selection_metric_of(resolved))
     checked_device = check_device(device)
@@ -189,7 +190,7 @@ def prepare(method: str, dataset: str, *, profile: str = "cpu", seed: int = 0,
     candidates = candidates or ("user-domain" if multi_domain else "all")
     if candidates == "user-domain" and not multi_domain:
         raise ConfigError(f"--candidates user-domain needs a multi-domain dataset (a+b), got {dataset!r}")
-    eval_config = EvalConfig(batch_size=eval_batch_size, tie_policy=tie_policy, mask_history=bool(mask_history),
+    eval_config = EvalConfig(batch_size=eval_batch_size, tie_policy=tie_policy, mask_history=mask_history,
                              candidates=candidates, invalid_slots=invalid_slots)
     results_dir = Path(results_dir)
     directory = run_directory(results_dir, dataset, method, profile, seed,
@@ -356,7 +357,8 @@ def _train_and_record(plan: Plan) -> RunRecord:
     return record
 
 
-def _check_options(*, seed, eval_batch_size, threads, tie_policy, invalid_slots, candidates, tags) -> None:
+def _check_options(*, seed, eval_batch_size, threads, tie_policy, invalid_slots, candidates, tags,
+                   mask_history) -> None:
     """ConfigError for a value the command line's argument types would have refused."""
     def whole(value) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
@@ -371,6 +373,8 @@ def _check_options(*, seed, eval_batch_size, threads, tie_policy, invalid_slots,
                                ("candidates", candidates, (None, *CANDIDATES))):
         if value not in valid:
             raise ConfigError(f"{name}: expected one of {', '.join(map(str, valid))}, got {value!r}")
+    if not isinstance(mask_history, bool):
+        raise ConfigError(f"mask_history: expected True or False, got {mask_history!r}")
     if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
         raise ConfigError(f"tags: expected a list of strings, got {tags!r}")
 

@@ -105,6 +105,7 @@ def test_a_record_made_before_tags_reads_back(tmp_path, real_data_root, monkeypa
     ({"tie_policy": "random"}, ConfigError, "tie_policy"),
     ({"candidates": "user-domain"}, ConfigError, "multi-domain"),
     ({"tags": "smoke"}, ConfigError, "tags"),
+    ({"mask_history": "no"}, ConfigError, "mask_history"),
     ({"overrides": {"include_valid_items": 1}}, ConfigError, "expects bool"),
     ({"overrides": {"bogus": 1}}, ConfigError, "unknown config key 'bogus'"),
     ({"device": "cuda:99"}, ConfigError, "--device"),
