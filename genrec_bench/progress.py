@@ -1,4 +1,5 @@
-"""One switch for progress bars, set by ``runners.run --no-progress``.
+"""One switch for progress bars, set by ``runners.run --no-progress`` (``progress=`` of
+``genrec_bench.run``, for the run only).
 
 By default tqdm decides (bars on a terminal, none in a log file); once hidden, no bar of
 the suite's own loops or of sentence-transformers' encoding is drawn.
