@@ -3,9 +3,28 @@
 Dependencies point one way: ``runners`` -> ``methods``/``baselines`` -> ``genrec_bench``.
 The core holds data loading and splitting, the one ``Recommender`` interface and its
 registry, the evaluator, the training utilities and the run records.
+
+``genrec_bench.run(method, dataset, profile=..., seed=...)`` trains, evaluates and records one
+run and returns its :class:`~genrec_bench.records.RunRecord` (``genrec_bench/experiment/``).
+It is imported on first use, so ``import genrec_bench`` stays light (no torch).
 """
 
 __version__ = "0.1.0"
+
+#: public names imported on first access: name -> the module that defines it
+_LAZY = {"run": "genrec_bench.experiment"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 
 def _hide_dataset_cards_folder() -> None:

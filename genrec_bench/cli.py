@@ -72,6 +72,22 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+def parse_overrides(pairs: Iterable[str], option: str = "--set") -> dict[str, str]:
+    """``["a=1", "b.c=x"]`` (repeated ``--set KEY=VALUE``) -> ``{"a": "1", "b.c": "x"}``;
+    GenRecError for a pair without ``=`` or key.
+
+    >>> parse_overrides(["max_epochs=5", "training.lr = 1e-3"])
+    {'max_epochs': '5', 'training.lr': '1e-3'}
+    """
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise GenRecError(f"{option} expects KEY=VALUE, got {pair!r}")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     try:

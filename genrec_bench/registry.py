@@ -107,10 +107,13 @@ def get_method(name: str) -> MethodSpec:
     return _REGISTRY[name]
 
 
-def apply_overrides(config: Any, overrides: dict[str, Any], *, where: str) -> Any:
-    """A copy of dataclass ``config`` with ``overrides``; strings are parsed to the field type.
+def apply_overrides(config: Any, overrides: dict[str, Any], *, where: str, prefix: str = "") -> Any:
+    """A copy of dataclass ``config`` with ``overrides`` (dotted keys reach nested dataclasses).
 
-    Unknown keys and values of the wrong type raise :class:`ConfigError` naming the key.
+    Strings (``--set``) are parsed to the field's type; typed values (a config file, the
+    Python API) must already have it (an int is a valid float, a list a valid tuple). Unknown
+    keys and values of the wrong type raise :class:`ConfigError` naming the whole dotted key
+    (``prefix`` + key) and, for an unknown key, the valid keys at its level.
     """
     fields = {f.name: f for f in dataclasses.fields(config)}
     changes: dict[str, Any] = {}
@@ -118,24 +121,32 @@ def apply_overrides(config: Any, overrides: dict[str, Any], *, where: str) -> An
     for key, value in overrides.items():
         head, dot, rest = key.partition(".")
         if head not in fields:
-            raise ConfigError(f"{where}: unknown config key {key!r}; valid keys: {', '.join(sorted(fields))}")
+            level = f" under {prefix[:-1]!r}" if prefix else ""
+            raise ConfigError(f"{where}: unknown config key {prefix + key!r}; valid keys{level}: "
+                              f"{', '.join(sorted(fields))}")
         current = getattr(config, head)
         if dot:
             if not dataclasses.is_dataclass(current):
-                raise ConfigError(f"{where}: config key {head!r} has no sub-keys (got {key!r})")
+                raise ConfigError(f"{where}: config key {prefix + head!r} has no sub-keys (got {prefix + key!r})")
             nested.setdefault(head, {})[rest] = value
+        elif dataclasses.is_dataclass(current):
+            raise ConfigError(f"{where}: config key {prefix + head!r} is a group of keys "
+                              f"({', '.join(f.name for f in dataclasses.fields(current))}); set them one by one, "
+                              f"e.g. {prefix + head}.{dataclasses.fields(current)[0].name}")
         else:
-            changes[head] = _coerce(value, current, key=key, where=where)
+            changes[head] = _coerce(value, current, key=prefix + key, where=where)
     for head, sub in nested.items():
-        changes[head] = apply_overrides(getattr(config, head), sub, where=f"{where}, {head}")
+        changes[head] = apply_overrides(getattr(config, head), sub, where=where, prefix=f"{prefix}{head}.")
     try:
         return dataclasses.replace(config, **changes)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"{where}: {error}") from None
+    except (TypeError, ValueError, ConfigError) as error:   # the config's own checks (ranges, choices)
+        raise ConfigError(f"{where}: {prefix[:-1] + ': ' if prefix else ''}{error}") from None
 
 
 def _coerce(value: Any, current: Any, *, key: str, where: str) -> Any:
-    if not isinstance(value, str) or isinstance(current, str):
+    if not isinstance(value, str):
+        return _check_typed(value, current, key=key, where=where)
+    if isinstance(current, str):
         return value
     try:
         if isinstance(current, bool):
@@ -154,4 +165,32 @@ def _coerce(value: Any, current: Any, *, key: str, where: str) -> Any:
             return tuple(type(current[0])(v) if current else v for v in value.split(","))
     except ValueError:
         raise ConfigError(f"{where}: config key {key!r} expects {type(current).__name__}, got {value!r}") from None
+    return value
+
+
+def _check_typed(value: Any, current: Any, *, key: str, where: str) -> Any:
+    """``value`` (not a string) as the type of ``current``; ConfigError when it is another type.
+    bool is not an int here, an int is a float, a list or tuple is a tuple (items checked the
+    same way); a field whose value is None or of another kind takes any value."""
+    expected = type(current)
+    if current is None or not isinstance(current, (bool, int, float, str, tuple)):
+        return value
+    if isinstance(current, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(current, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(current, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(current, tuple):
+        ok = isinstance(value, (list, tuple))
+        if ok and current:
+            value = tuple(_coerce(v, current[0], key=key, where=where) for v in value)
+        elif ok:
+            value = tuple(value)
+    else:   # a str field
+        ok = False
+    if not ok:
+        raise ConfigError(f"{where}: config key {key!r} expects {expected.__name__}, "
+                          f"got {value!r} ({type(value).__name__})")
     return value

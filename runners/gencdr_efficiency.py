@@ -19,7 +19,7 @@
 Every configuration (each training mode, each method x pool) runs in its own fresh process
 (a ``forkserver`` child, else ``spawn``); its peak memory is the growth of that process's
 ``ru_maxrss`` over its baseline after imports and data preparation. Weights are random:
-cost does not depend on their values (``runners/gencdr_efficiency_probes.py`` says exactly
+cost does not depend on their values (``methods/gencdr_probes.py`` says exactly
 what is built and what is left out). The paper measures GPU memory of Qwen2.5 backbones;
 this measures CPU RSS of the suite's small models, so compare shapes of curves, not values.
 
@@ -43,7 +43,7 @@ from tabulate import tabulate
 
 from genrec_bench.errors import GenRecError
 from genrec_bench.records.atomic import atomic_write_bytes, atomic_write_json
-from runners.gencdr_efficiency_probes import METHODS, MODES, DecodeProbe, TrainProbe, run_probe
+from methods.gencdr_probes import METHODS, MODES, DecodeProbe, TrainProbe, run_probe
 
 PROFILES = ("smoke", "cpu", "paper")
 HISTORY = 20  #: items per user history in the decoding study
@@ -53,7 +53,7 @@ COLORS = {"gencdr": "#c44e52", "tiger": "#4c72b0", "sasrec": "#55a868", "full": 
 #: imported once by the forkserver, so each fresh child starts in milliseconds
 PRELOAD = ["torch", "transformers", "peft", "transformers.models.qwen2.modeling_qwen2",
            "transformers.models.t5.modeling_t5", "methods.gencdr", "methods.tiger", "baselines.sasrec",
-           "genrec_bench.data.catalog", "runners.gencdr_efficiency_probes"]
+           "genrec_bench.data.catalog", "methods.gencdr_probes"]
 
 
 RANDOM_WEIGHTS = ("Weights are random (untrained): GenCDR's LM, LoRA adapters and user router, TIGER's T5 and "

@@ -109,17 +109,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_arguments(args)
         if args.train_missing or args.retrain:
-            from runners import run
+            import shlex
+
+            import genrec_bench
+            from genrec_bench.experiment import interrupted_message
 
             cells = all_cells(args) if args.retrain else missing_cells(args, results_dir)
             for method, dataset, seed in shard_of(cells, args.shard):
                 if dataset_status(dataset, args.data_root) is None:
-                    code = run.main(["--method", method, "--dataset", dataset, "--profile", args.profile,
-                                     "--seed", str(seed), "--results-dir", str(results_dir), "--no-progress"]
-                                    + (["--data-root", args.data_root] if args.data_root else [])
-                                    + (["--force"] if args.retrain else []))
-                    if code != 0:   # the run said why (one line); Ctrl-C (130) stops the whole loop
-                        return code
+                    argv = (["--method", method, "--dataset", dataset, "--profile", args.profile, "--seed", str(seed),
+                             "--results-dir", str(results_dir), "--no-progress"]
+                            + (["--data-root", args.data_root] if args.data_root else [])
+                            + (["--force"] if args.retrain else []))
+                    try:   # a GenRecError stops the loop with its one line (below); so does Ctrl-C
+                        record = genrec_bench.run(method, dataset, profile=args.profile, seed=seed,
+                                                  results_dir=results_dir, data_root=args.data_root,
+                                                  force=args.retrain, command="python -m runners.run " + shlex.join(argv))
+                    except KeyboardInterrupt as stop:
+                        print(interrupted_message(getattr(stop, "checkpoint", None)), file=sys.stderr)
+                        return 130
+                    print(f"record: {record.path}")
         text = build_table(args, results_dir)
     except GenRecError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -12,6 +12,7 @@ and what to do (re-run the command in the record with ``--force``, or move the f
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -94,11 +95,29 @@ class RunRecord:
     started_at: str = ""
     finished_at: str = ""
     run_id: str = ""
+    #: labels the user gave the run (``tags=`` of ``genrec_bench.run``); not part of the run id
+    tags: list[str] = field(default_factory=list)
+    #: the config file the config was read from: ``{"path", "sha256", "tuned"}``, None without one
+    config_file: dict | None = None
+    #: where ``record.json`` was written or read (not stored in it); None until then
+    path: Path | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, record: dict, path: str | Path | None = None) -> RunRecord:
+        """The record a ``record.json`` holds (as :func:`read_record` returns it); fields a
+        record made before they existed lacks (``tags``, ``config_file``) get their defaults,
+        keys that are no field (``schema``, ``per_user_file``) are left out."""
+        fields = {f.name for f in dataclasses.fields(cls)} - {"path"}
+        known = {key: value for key, value in record.items() if key in fields}
+        for key in ("config", "evaluation", "data", "environment"):
+            known.setdefault(key, {})
+        return cls(**known, path=None if path is None else Path(path))
 
     def to_json(self) -> dict:
         return {"schema": SCHEMA_VERSION, "run_id": self.run_id, "method": self.method,
                 "dataset": self.dataset, "profile": self.profile, "seed": self.seed,
-                "config": self.config, "evaluation": self.evaluation, "data": self.data,
+                "config": self.config, "config_file": self.config_file, "tags": list(self.tags),
+                "evaluation": self.evaluation, "data": self.data,
                 "environment": self.environment, "metrics": self.metrics,
                 "training": self.training, "timings": self.timings,
                 "efficiency": self.efficiency, "notes": self.notes, "command": self.command,
@@ -125,7 +144,8 @@ class RunRecord:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
         atomic_write_bytes(directory / PER_USER_FILE, buffer.getvalue())
-        return atomic_write_json(directory / RECORD_FILE, self.to_json())
+        self.path = atomic_write_json(directory / RECORD_FILE, self.to_json())
+        return self.path
 
 
 def load_per_user(record_path: Path, split: str = "test") -> dict[str, np.ndarray]:

@@ -48,8 +48,8 @@ def test_torchrun_two_processes_equals_single_process_evaluation(method, dataset
     if "batch_size" in record["config"]:
         assert record["training"]["effective_batch_size"] == 2 * record["config"]["batch_size"]
     from genrec_bench.evaluation import EvalConfig
+    from genrec_bench.experiment import run_identity
     from genrec_bench.records.record import config_hash
-    from runners.run import run_identity
 
     settings = EvalConfig(tie_policy=record["evaluation"]["tie_policy"],
                           mask_history=record["evaluation"]["mask_history"])

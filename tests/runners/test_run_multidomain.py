@@ -9,6 +9,7 @@ import numpy as np
 from genrec_bench.data.multidomain import merge_domains
 from genrec_bench.data.types import SequenceDataset, Sequences
 from genrec_bench.evaluation.metrics import METRICS
+from genrec_bench.experiment import api
 from runners import run
 
 NAMES = ("amazon2014-beauty", "amazon2014-sports")
@@ -24,8 +25,8 @@ def _domain(name: str, n_users: int, n_items: int, seed: int) -> SequenceDataset
 
 def test_multi_domain_record_has_per_domain_metrics(tmp_path, monkeypatch, capsys):
     merged = merge_domains([_domain(NAMES[0], 60, 20, 0), _domain(NAMES[1], 40, 12, 1)])
-    monkeypatch.setattr(run, "load_dataset", lambda name, root: merged)
-    monkeypatch.setattr(run, "resolve_data_root", lambda value: tmp_path)
+    monkeypatch.setattr(api, "load_dataset", lambda name, root: merged)   # the run itself is genrec_bench.run
+    monkeypatch.setattr(api, "resolve_data_root", lambda value: tmp_path)
     code = run.main(["--method", "popularity", "--dataset", "+".join(NAMES), "--profile", "smoke",
                      "--results-dir", str(tmp_path), "--no-progress"])
     assert code == 0

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from genrec_bench.evaluation import EvalConfig
+from genrec_bench.experiment import api
 from runners import run
 
 SMOKE = ["--method", "sasrec", "--dataset", "amazon2014-beauty", "--profile", "smoke", "--no-progress"]
@@ -21,7 +22,7 @@ def no_loading(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the data was loaded before the error was found")
 
-    monkeypatch.setattr(run, "load_dataset", refuse)
+    monkeypatch.setattr(api, "load_dataset", refuse)   # the run itself is genrec_bench.run
 
 
 def one_line(capsys, *words: str) -> None:
@@ -75,9 +76,9 @@ def test_a_results_dir_without_write_permission_is_refused(tmp_path, capsys, no_
 
 def test_the_world_size_is_part_of_the_run_identity():
     config, evaluation = {"batch_size": 256}, EvalConfig()
-    single = run.run_identity(config, evaluation)
+    single = api.run_identity(config, evaluation)
     assert "world_size" not in single                       # the ids of existing records stay
-    assert run.run_identity(config, evaluation, world_size=2) == {**single, "world_size": 2}
+    assert api.run_identity(config, evaluation, world_size=2) == {**single, "world_size": 2}
 
 
 def test_a_torchrun_record_says_torchrun(monkeypatch):
@@ -90,8 +91,8 @@ def test_a_torchrun_record_says_torchrun(monkeypatch):
 
 
 def test_epoch_samples_count_every_rank(monkeypatch):
-    monkeypatch.setattr(run, "all_gather_objects", lambda obj: [obj, [s + 1 for s in obj]])
-    assert run._all_ranks_samples([{"samples": 10}, {"samples": 12}]) == [21, 25]
+    monkeypatch.setattr(api, "all_gather_objects", lambda obj: [obj, [s + 1 for s in obj]])
+    assert api._all_ranks_samples([{"samples": 10}, {"samples": 12}]) == [21, 25]
 
 
 def test_interrupted_message_names_the_epoch_to_resume_from(tmp_path):

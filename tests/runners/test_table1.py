@@ -3,6 +3,9 @@
 import shutil
 from pathlib import Path
 
+import pytest
+
+from genrec_bench.errors import GenRecError
 from runners import table1
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,29 +51,44 @@ def test_shards_partition_the_missing_cells():
     assert not set(shards[0]) & set(shards[1])
 
 
+def _fake_run(calls: list, outcome=None):
+    """A stand-in for ``genrec_bench.run`` that notes its arguments, then raises ``outcome``."""
+    from types import SimpleNamespace
+
+    def fake(method, dataset, **options):
+        calls.append({"method": method, "dataset": dataset, **options})
+        if outcome is not None:
+            raise outcome
+        return SimpleNamespace(path=None)
+
+    return fake
+
+
 def test_retrain_reruns_every_cell_with_force_and_train_missing_only_the_absent(tmp_path, real_data_root,
                                                                                  monkeypatch):
-    from runners import run
+    from genrec_bench import experiment
 
     copy_beauty_cpu_records(tmp_path, ("sasrec",))
     calls = []
-    monkeypatch.setattr(run, "main", lambda argv: calls.append(argv) or 0)
+    monkeypatch.setattr(experiment, "run", _fake_run(calls))
     common = ["--results-dir", str(tmp_path), "--data-root", str(real_data_root), "--methods", "sasrec",
               "--datasets", "amazon2014-beauty", "--seeds", "0", "1"]
     assert table1.main([*common, "--train-missing"]) == 0
-    assert [argv[argv.index("--seed") + 1] for argv in calls] == ["1"] and "--force" not in calls[0]
+    assert [call["seed"] for call in calls] == [1] and not calls[0]["force"]
+    assert calls[0]["command"].startswith("python -m runners.run --method sasrec ")   # re-typeable
     calls.clear()
     assert table1.main([*common, "--retrain"]) == 0
-    assert sorted(argv[argv.index("--seed") + 1] for argv in calls) == ["0", "1"]
-    assert all("--force" in argv for argv in calls)
+    assert sorted(call["seed"] for call in calls) == [0, 1]
+    assert all(call["force"] for call in calls)
 
 
-def test_a_failed_or_interrupted_cell_stops_the_training_loop(tmp_path, real_data_root, monkeypatch):
-    """Ctrl-C in one cell (run.main returns 130) must not go on with the next cells."""
-    from runners import run
+@pytest.mark.parametrize("outcome, code", [(KeyboardInterrupt(), 130), (GenRecError("bad"), 2)])
+def test_a_failed_or_interrupted_cell_stops_the_training_loop(outcome, code, tmp_path, real_data_root, monkeypatch):
+    """Ctrl-C (or an error) in one cell must not go on with the next cells."""
+    from genrec_bench import experiment
 
     calls = []
-    monkeypatch.setattr(run, "main", lambda argv: calls.append(argv) or 130)
+    monkeypatch.setattr(experiment, "run", _fake_run(calls, outcome))
     assert table1.main(["--results-dir", str(tmp_path), "--data-root", str(real_data_root), "--methods", "sasrec",
-                        "--datasets", "amazon2014-beauty", "--seeds", "0", "1", "--train-missing"]) == 130
+                        "--datasets", "amazon2014-beauty", "--seeds", "0", "1", "--train-missing"]) == code
     assert len(calls) == 1 and not (tmp_path / "tables").exists()

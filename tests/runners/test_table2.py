@@ -8,6 +8,7 @@ import numpy as np
 
 from genrec_bench.data.multidomain import merge_domains
 from genrec_bench.data.types import SequenceDataset, Sequences
+from genrec_bench.experiment import api
 from runners import run, table2
 
 PAIR = "amazon2014-beauty+amazon2014-sports"
@@ -23,8 +24,8 @@ def _domain(name: str, n_users: int, n_items: int, seed: int) -> SequenceDataset
 
 def test_table2_shows_per_domain_cells_and_how_to_get_absent_domains(tmp_path, monkeypatch, capsys):
     merged = merge_domains([_domain("amazon2014-beauty", 50, 8, 0), _domain("amazon2014-sports", 30, 6, 1)])
-    monkeypatch.setattr(run, "load_dataset", lambda name, root: merged)
-    monkeypatch.setattr(run, "resolve_data_root", lambda value: tmp_path)
+    monkeypatch.setattr(api, "load_dataset", lambda name, root: merged)   # the run itself is genrec_bench.run
+    monkeypatch.setattr(api, "resolve_data_root", lambda value: tmp_path)
     assert run.main(["--method", "popularity", "--dataset", PAIR, "--profile", "smoke",
                      "--results-dir", str(tmp_path), "--no-progress"]) == 0
     (path,) = tmp_path.glob("runs/*/popularity/*/record.json")

@@ -1,5 +1,8 @@
 """What one fresh process of ``runners.gencdr_efficiency`` measures.
 
+(It lives beside the methods it builds, not in ``runners/``: no runner imports another
+runner's module, and the core never imports ``methods``.)
+
 Each probe runs alone in its own process (the runner starts one per probe), so peak memory
 is that probe's own: ``ru_maxrss`` growth over the process's baseline taken after its
 imports and data preparation (on Linux the high-water mark is first reset to the current

@@ -1,5 +1,6 @@
-"""Checks ``runners.run`` makes before loading data or training: everything a user typed that
-can be found wrong in a second must not be found wrong after a 90-minute fit."""
+"""Checks a run makes before loading data or training (``genrec_bench.run``, ``runners.run``):
+everything a user typed that can be found wrong in a second must not be found wrong after a
+90-minute fit."""
 
 from __future__ import annotations
 
