@@ -17,7 +17,6 @@ RUNNERS = sorted((REPO / "runners").glob("*.py"))
 CORE = sorted((REPO / "genrec_bench").rglob("*.py"))
 #: runners another change of issue #21 takes off another runner's module (table2 reads METRICS
 #: and SHORT from runners.table1); remove the entry once that change is in
-PENDING = {"table2.py": "runners.table2 imports runners.table1 (fixed by a separate change of issue #21)"}
 
 
 def imported_modules(source: str, package: str) -> list[tuple[int, str]]:
@@ -50,9 +49,7 @@ def other_runners(source: str, stem: str) -> list[str]:
 
 
 @pytest.mark.parametrize("path", RUNNERS, ids=lambda p: p.name)
-def test_no_runner_imports_another_runner(path, request):
-    if path.name in PENDING:
-        request.applymarker(pytest.mark.xfail(reason=PENDING[path.name], strict=False))
+def test_no_runner_imports_another_runner(path):
     assert other_runners(path.read_text(), path.stem) == [], f"{path.name} imports another runner's module"
 
 
