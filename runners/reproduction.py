@@ -41,6 +41,8 @@ def build(results_dir: Path) -> str:
              "Learning curves (validation NDCG@10 against training samples seen; the papers' test NDCG@10 as",
              "dashed lines): [amazon2014-beauty, cpu](curves/amazon2014-beauty-cpu.md)",
              "([PNG](curves/amazon2014-beauty-cpu.png)).", "",
+             "Each method's assumptions and the history of its measurements: [docs/methods](../docs/methods/README.md).",
+             "",
              "| dataset | method | profile, config | seeds | metric | ours | paper | ours/paper | status | paper source |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for (dataset, method, profile), runs in current.items():
