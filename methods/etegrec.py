@@ -144,17 +144,13 @@ from genrec_bench.generative.collaborative import (
     CollaborativeEmbeddingConfig,
     collaborative_item_embeddings,
 )
-from genrec_bench.generative.samples import (
-    all_prefixes,
-    history_windows,
-    one_random_prefix,
-    targets_of,
-)
+from genrec_bench.generative.samples import TrainingSamples
 from genrec_bench.generative.semantic_ids import SemanticIds, add_dedup_level, code_diagnostics
 from genrec_bench.generative.seq2seq_training import (
     epoch_batches,
     selection_validator,
     stage_schedule,
+    training_samples,
 )
 from genrec_bench.generative.t5_generator import SharedEncoderDecoder, T5GeneratorConfig, build_t5
 from genrec_bench.generative.tokenizers import RQVAE, RQVAEConfig, RQVAEHooks, fit_rq_vae
@@ -166,7 +162,7 @@ from genrec_bench.registry import register_method
 from genrec_bench.training.batching import length_grouped_batches
 from genrec_bench.training.budget import TrainingClock
 from genrec_bench.training.distributed import world
-from genrec_bench.training.generator_config import GeneratorTrainingConfig
+from genrec_bench.training.generator_config import EVERY_PREFIX, GeneratorTrainingConfig
 from genrec_bench.training.loop import Schedule, run_epochs
 from genrec_bench.training.precision import training_autocast
 from genrec_bench.training.seeding import seed_everything
@@ -734,7 +730,7 @@ class ETEGRec(Recommender):
 
     def train_one_epoch(self, epoch_index: int, train, rng: np.random.Generator,
                         optimizer: torch.optim.Optimizer, *, stage: int = 1,
-                        samples: tuple[np.ndarray, np.ndarray] | None = None,
+                        samples: TrainingSamples | None = None,
                         clock: TrainingClock | None = None) -> dict:
         """One epoch of stage ``stage`` (stage 2: generator, code loss only). Returns statistics.
         ``clock``: the stage's budget clock, whose time share advances the cosine."""
@@ -743,15 +739,15 @@ class ETEGRec(Recommender):
         weights = ({"vq": 0.0, "code": 1.0, "sia": 0.0, "psa": 0.0} if stage == 2
                    else self.loss_weights(epoch_index, phase))
         self._set_trainable(phase)
-        rows, ends = samples if samples is not None else one_random_prefix(train, rng)
         training = cfg.training
-        batches = epoch_batches(ends, training, rng)
+        samples = samples if samples is not None else training_samples(train, training, rng)
+        batches = epoch_batches(samples.widths, training, rng)
         sums: dict[str, float] = {}
         total, steps = 0.0, 0
         for i, batch in enumerate(batches):
             time_progress = 0.0 if clock is None else clock.progress(epoch_index + 1, i / len(batches))
-            history = history_windows(train, rows[batch], ends[batch], training.max_history)
-            targets = targets_of(train, rows[batch], ends[batch])
+            history = samples.history(train, batch)
+            targets = samples.targets(train, batch)
             losses = self.batch_losses(history, targets, phase, weights)
             loss = sum(weights[name] * value for name, value in losses.items())
             if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
@@ -763,7 +759,7 @@ class ETEGRec(Recommender):
                 sums[name] = sums.get(name, 0.0) + value.item()
         means = {k: v / max(steps, 1) for k, v in sums.items()}
         stats = {"stage": stage, "phase": phase, "loss": total / max(steps, 1), "steps": steps,
-                 "samples": int(rows.shape[0]), **{f"{k}_loss": v for k, v in means.items()},
+                 "samples": len(samples), **{f"{k}_loss": v for k, v in means.items()},
                  **{f"{k}_weighted": weights[k] * v for k, v in means.items()},
                  **{f"w_{k}": v for k, v in weights.items()}}
         if phase in ("tokenizer", "joint"):
@@ -796,8 +792,9 @@ class ETEGRec(Recommender):
         self.build(collaborative.table)
         rng = seed_everything(self.seed)
         train = splits.train
-        fixed = all_prefixes(train) if cfg.training.training_prefixes == "all" else None
-        n_samples = fixed[0].shape[0] if fixed is not None else int(np.count_nonzero(train.lengths >= 2))
+        # every prefix: drawn once; one random prefix or window per user: drawn every epoch
+        fixed = training_samples(train, cfg.training, rng) if cfg.training.training_prefixes in EVERY_PREFIX else None
+        n_samples = len(fixed) if fixed is not None else int(np.count_nonzero(train.lengths >= 2))
         steps_per_epoch = sum(1 for _ in length_grouped_batches(np.zeros(n_samples, dtype=np.int64),
                                                                 cfg.training.batch_size, np.random.default_rng(0)))
         extra: dict = {}

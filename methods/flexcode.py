@@ -118,7 +118,6 @@ from genrec_bench.generative.collaborative import (
     CollaborativeEmbeddingConfig,
     collaborative_item_embeddings,
 )
-from genrec_bench.generative.samples import history_windows, targets_of
 from genrec_bench.generative.semantic_ids import N_SPECIAL, add_dedup_level, code_diagnostics
 from genrec_bench.generative.seq2seq_training import (
     epoch_batches,
@@ -638,13 +637,12 @@ class FlexCode(Recommender):
             # the first frozen epoch takes the allocation of the router's last epoch
             changed = (self.refresh_allocation() if epoch == 1 or (learned and epoch <= cfg.router_epochs + 1)
                        else self.install_ids_if_stale())
-            rows, ends = training_samples(train, training, rng)
+            samples = training_samples(train, training, rng)
             totals, steps = {"loss": 0.0, "arg": 0.0, "lb": 0.0, "smooth": 0.0}, 0
-            for batch, factor in scheduled_steps(epoch_batches(ends, training, rng), epoch, training, clock):
+            for batch, factor in scheduled_steps(epoch_batches(samples.widths, training, rng), epoch, training, clock):
                 scale_lr(optimizer, factor)
-                history = torch.from_numpy(history_windows(train, rows[batch], ends[batch],
-                                                           training.max_history)).to(self.device)
-                targets = torch.from_numpy(targets_of(train, rows[batch], ends[batch])).to(self.device)
+                history = torch.from_numpy(samples.history(train, batch)).to(self.device)
+                targets = torch.from_numpy(samples.targets(train, batch)).to(self.device)
                 lb = smooth = torch.zeros((), device=self.device)
                 if self.router_active:
                     probs = self.item_probabilities(train_router)                     # [n_items, 2]
@@ -661,7 +659,7 @@ class FlexCode(Recommender):
                     totals[name] += value.item()
                 steps += 1
             stats = {**{k: v / max(steps, 1) for k, v in totals.items()}, "steps": steps,
-                     "samples": int(rows.shape[0]), "lr": optimizer.param_groups[0]["lr"],
+                     "samples": len(samples), "lr": optimizer.param_groups[0]["lr"],
                      "progress": clock.progress(epoch, 1.0), "router_active": self.router_active,
                      "mean_n_cf": float(self.n_cf.float().mean())}
             if changed is not None:

@@ -1,8 +1,10 @@
 """Training the semantic-ID T5 on next-item targets: the stage TIGER, LETTER and FlexCode share.
 
-Every epoch draws training samples (every prefix, or one random prefix per user), groups
-them by history length, and minimises the token cross-entropy of the target item's codes
-(logits divided by ``temperature``: 1 = TIGER; LETTER's ranking-guided loss). The learning
+Every epoch draws training samples (``GeneratorTrainingConfig.training_prefixes``: every
+prefix, one random prefix or one random window per user), batches them (grouped by history
+length, or uniformly shuffled for ``all-shuffled``), and minimises the token cross-entropy
+of the target item's codes (logits divided by ``temperature``: 1 = TIGER; LETTER's
+ranking-guided loss). The learning
 rate is set before every step from the stage's progress (``training/budget.py``), so a run
 ended by its time budget ends annealed. Epochs are selected on a fixed subset of validation
 users (``GeneratorTrainingConfig.validation_users``). The shared epoch loop
@@ -20,16 +22,16 @@ from genrec_bench.data.split import SequenceSplits
 from genrec_bench.data.types import Sequences
 from genrec_bench.evaluation import Validator
 from genrec_bench.generative.samples import (
+    TrainingSamples,
     all_prefixes,
-    history_windows,
     one_random_prefix,
-    targets_of,
+    random_window,
 )
 from genrec_bench.generative.semantic_ids import SemanticIds
 from genrec_bench.generative.seq2seq import SemanticIdSeq2Seq
 from genrec_bench.generative.t5_generator import T5GeneratorConfig
 from genrec_bench.recommender import FitReport, Recommender
-from genrec_bench.training.batching import length_grouped_batches
+from genrec_bench.training.batching import length_grouped_batches, shuffled_batches
 from genrec_bench.training.budget import TrainingClock
 from genrec_bench.training.distributed import shard
 from genrec_bench.training.generator_config import GeneratorTrainingConfig
@@ -39,18 +41,29 @@ from genrec_bench.training.seeding import seed_everything
 
 
 def training_samples(train: Sequences, training: GeneratorTrainingConfig,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """This epoch's samples as (rows int64 ``[S]``, ends int64 ``[S]``): every prefix, or one
-    random prefix per user (``training.training_prefixes``)."""
-    if training.training_prefixes == "all":
-        return all_prefixes(train)
-    return one_random_prefix(train, rng)
+                     rng: np.random.Generator) -> TrainingSamples:
+    """This epoch's samples by ``training.training_prefixes``: every prefix (``all``,
+    ``all-shuffled``), one random prefix (``one-random``) or one random window
+    (``random-window``) per user; histories of at most ``training.max_history`` items."""
+    strategy = training.training_prefixes
+    if strategy == "random-window":
+        return TrainingSamples(*random_window(train, training.max_history, rng))
+    rows, ends = one_random_prefix(train, rng) if strategy == "one-random" else all_prefixes(train)
+    return TrainingSamples(rows, ends, np.minimum(ends, training.max_history))
 
 
-def epoch_batches(ends: np.ndarray, training: GeneratorTrainingConfig,
+def epoch_batches(widths: np.ndarray, training: GeneratorTrainingConfig,
                   rng: np.random.Generator) -> list[np.ndarray]:
-    """This rank's sample-index batches of the epoch, grouped by history length."""
-    window = np.minimum(ends, training.max_history)
+    """This rank's sample-index batches of the epoch: uniformly shuffled for ``all-shuffled``
+    (more padding, the references' batching), otherwise grouped by history length.
+
+    Args:
+        widths: int ``[S]`` each sample's history length (target positions will do: both
+            are capped at ``training.max_history``).
+    """
+    if training.training_prefixes == "all-shuffled":
+        return list(shard(shuffled_batches(widths.shape[0], training.batch_size, rng)))
+    window = np.minimum(widths, training.max_history)
     return list(shard(length_grouped_batches(window, training.batch_size, rng)))
 
 
@@ -103,17 +116,17 @@ def fit_seq2seq(recommender: Recommender, splits: SequenceSplits, ids: SemanticI
     validator = selection_validator(validator, training, recommender.seed, extra)
 
     def train_epoch(epoch: int) -> dict:
-        rows, ends = training_samples(train, training, rng)
+        samples = training_samples(train, training, rng)
         total, steps, lr = 0.0, 0, training.lr
-        for batch, factor in scheduled_steps(epoch_batches(ends, training, rng), epoch, training, clock):
+        for batch, factor in scheduled_steps(epoch_batches(samples.widths, training, rng), epoch, training, clock):
             lr = training.lr * factor
             set_lr(optimizer, lr)
-            history = history_windows(train, rows[batch], ends[batch], training.max_history)
-            loss = seq2seq.loss(history, targets_of(train, rows[batch], ends[batch]), temperature=temperature)
+            loss = seq2seq.loss(samples.history(train, batch), samples.targets(train, batch),
+                                temperature=temperature)
             adam_step(optimizer, loss, seq2seq.model.parameters(), clip=training.grad_clip)
             total += loss.item()
             steps += 1
-        return {"loss": total / max(steps, 1), "steps": steps, "samples": int(rows.shape[0]), "lr": lr,
+        return {"loss": total / max(steps, 1), "steps": steps, "samples": len(samples), "lr": lr,
                 "progress": clock.progress(epoch, 1.0)}
 
     report = run_epochs(recommender, train_epoch, validator, schedule, optimizer=optimizer,

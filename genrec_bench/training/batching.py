@@ -1,4 +1,5 @@
-"""Training batches of sequences grouped by length, so padding (and compute) stays small."""
+"""Training batches: grouped by length, so padding (and compute) stays small, or uniformly
+shuffled (a plain PyTorch ``DataLoader(shuffle=True)``, the references' batching)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.
         batches.extend(chunk[i:i + batch_size] for i in range(0, chunk.shape[0], batch_size))
     for b in rng.permutation(len(batches)):
         yield batches[b]
+
+
+def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Yield row-index batches of ``0..n-1`` in one uniformly random order, ``batch_size`` rows
+    each (the last may be smaller), whatever the rows' lengths. Deterministic given ``rng``."""
+    order = rng.permutation(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
 
 
 def tail_window(seqs: Sequences, rows: np.ndarray, width: int) -> np.ndarray:

@@ -14,7 +14,9 @@ from genrec_bench.errors import ConfigError
 from genrec_bench.evaluation.result import parse_metric
 from genrec_bench.training.lr_schedule import check_schedule_fields
 
-TRAINING_PREFIXES = ("all", "one-random")
+TRAINING_PREFIXES = ("all", "one-random", "all-shuffled", "random-window")
+#: the strategies whose samples are every prefix, the same in every epoch
+EVERY_PREFIX = ("all", "all-shuffled")
 
 
 def selection_metric_of(config: object) -> str:
@@ -30,8 +32,21 @@ def selection_metric_of(config: object) -> str:
 class GeneratorTrainingConfig:
     """Attributes:
     max_history: items of history the generator reads (TIGER: 20).
-    training_prefixes: ``all`` (every prefix of every training sequence is a sample, every
-        epoch) or ``one-random`` (one random prefix per user per epoch).
+    training_prefixes: the samples of an epoch and how they are batched
+        (``generative/samples.py``); every history is at most ``max_history`` items:
+
+        * ``all``: every target position of every training sequence, every epoch, with the
+          last ``max_history`` items before it (the references' sliding window: LETTER,
+          ETEGRec, RecBole); batches grouped by history length (little padding);
+        * ``all-shuffled``: the samples of ``all`` in uniformly shuffled batches, as a plain
+          PyTorch ``DataLoader`` gives them (the references' batching; more padding);
+        * ``one-random``: one random target position per user per epoch, with the last
+          ``max_history`` items before it; batches grouped by history length;
+        * ``random-window``: one random contiguous window per user per epoch (Botta, GRID):
+          a random target position and a random history length in 1..min(``max_history``,
+          position), so short contexts are trained too; batches grouped by history length.
+
+        ``runners/sample_efficiency.py`` compares them under one time budget.
     lr: peak learning rate of AdamW.
     lr_schedule: ``constant`` or ``cosine`` (``training/lr_schedule.py``). The cosine decays
         over the stage's *progress*, the larger of the share of ``max_epochs`` done and the

@@ -15,6 +15,7 @@ from genrec_bench.errors import ConfigError
 from genrec_bench.evaluation import Validator
 from genrec_bench.evaluation.evaluator import Evaluator
 from genrec_bench.generative.collaborative import CollaborativeEmbeddingConfig
+from genrec_bench.generative.samples import history_windows, one_random_prefix, targets_of
 from genrec_bench.generative.t5_generator import T5GeneratorConfig
 from genrec_bench.generative.tokenizers import RQVAEConfig
 from genrec_bench.recommender import HistoryBatch
@@ -124,9 +125,9 @@ def built(config: E.ETEGRecConfig = TINY, n_items: int = 30) -> E.ETEGRec:
 
 def a_batch(cyclic_splits, size: int = 32):
     train = cyclic_splits.train
-    rows, ends = E.one_random_prefix(train, np.random.default_rng(1))
+    rows, ends = one_random_prefix(train, np.random.default_rng(1))
     rows, ends = rows[:size], ends[:size]
-    return E.history_windows(train, rows, ends, 8), E.targets_of(train, rows, ends)
+    return history_windows(train, rows, ends, 8), targets_of(train, rows, ends)
 
 
 def snapshot(modules) -> list[torch.Tensor]:
