@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import typing
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -134,13 +135,25 @@ def apply_overrides(config: Any, overrides: dict[str, Any], *, where: str, prefi
                               f"({', '.join(f.name for f in dataclasses.fields(current))}); set them one by one, "
                               f"e.g. {prefix + head}.{dataclasses.fields(current)[0].name}")
         else:
-            changes[head] = _coerce(value, current, key=prefix + key, where=where)
+            changes[head] = _coerce(value, _typed_like_field(config, head, current), key=prefix + key, where=where)
     for head, sub in nested.items():
         changes[head] = apply_overrides(getattr(config, head), sub, where=where, prefix=f"{prefix}{head}.")
     try:
         return dataclasses.replace(config, **changes)
     except (TypeError, ValueError, ConfigError) as error:   # the config's own checks (ranges, choices)
         raise ConfigError(f"{where}: {prefix[:-1] + ': ' if prefix else ''}{error}") from None
+
+
+def _typed_like_field(config: Any, name: str, current: Any) -> Any:
+    """``current`` as the type its field declares: a float field whose profile wrote an int
+    (``time_budget_s=75 * 60``) takes floats, from ``--set`` and from typed values alike."""
+    try:
+        declared = typing.get_type_hints(type(config)).get(name)
+    except (NameError, TypeError):   # an annotation that cannot be resolved: trust the value
+        return current
+    if declared is float and isinstance(current, int) and not isinstance(current, bool):
+        return float(current)
+    return current
 
 
 def _coerce(value: Any, current: Any, *, key: str, where: str) -> Any:

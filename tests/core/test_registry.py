@@ -56,3 +56,15 @@ def test_a_method_in_another_package_is_found_through_its_entry_point(monkeypatc
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # leave no trace
     spec = registry.get_method("external-popularity")
     assert spec.make_config("cpu").width == 5
+
+
+def test_a_float_field_written_as_an_int_in_a_profile_takes_floats():
+    """CPU_GENERATOR_TRAINING writes time_budget_s = 75 * 60 (an int) in a float field:
+    --set and typed overrides must still accept a float there."""
+    from genrec_bench.registry import get_method
+
+    spec = get_method("tiger")
+    assert isinstance(spec.profiles["cpu"].training.time_budget_s, int)
+    assert spec.make_config("cpu", {"training.time_budget_s": 1200.0}).training.time_budget_s == 1200.0
+    assert spec.make_config("cpu", {"training.time_budget_s": "1200.5"}).training.time_budget_s == 1200.5
+    assert spec.make_config("cpu", {"training.time_budget_s": 600}).training.time_budget_s == 600
