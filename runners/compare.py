@@ -40,6 +40,7 @@ from genrec_bench.registry import PROFILE_NAMES
 from genrec_bench.tables.cells import (
     MethodResults,
     collect,
+    protocol_caption,
     proxy_text_caption,
     tuned_config_caption,
 )
@@ -147,8 +148,8 @@ def build(args) -> str:
     headers = [SHORT[m] for m in METRICS] + ["head N@10", "tail N@10"]
     missing = [m for m in args.methods if m not in measured]
     caption = [
-        f"{args.dataset}, profile '{args.profile}'; test split, full ranking over all items, "
-        "leave-last-out. Runs (config, seeds): "
+        f"{args.dataset}, profile '{args.profile}'; test split, "
+        f"{protocol_caption((m, r.records) for m, r in measured.items())}, leave-last-out. Runs (config, seeds): "
         + ", ".join(f"{m} {config_id(r.records[0])} ({','.join(map(str, r.seeds))})" for m, r in measured.items())
         + ".",
         "Cell: our mean over seeds (±std when several). Bold = best, underlined = second. "

@@ -68,6 +68,21 @@ def proxy_text_caption(datasets: list[str]) -> str:
     return f"Item text on {', '.join(datasets)} is a PROXY (IDGenRec 3-7 word texts), not the real titles."
 
 
+def protocol_caption(shown: Iterable[tuple[str, Sequence[dict]]]) -> str:
+    """What was ranked, read from the records' ``evaluation.protocol`` (e.g. ``full ranking over
+    all items, one target per user``), never assumed: one phrase when every shown record agrees,
+    else each phrase with the rows that used it. ``shown``: (row label, its records)."""
+    rows: dict[str, list[str]] = {}
+    for label, records in shown:
+        for record in records:
+            phrase = record.get("evaluation", {}).get("protocol") or "protocol not recorded"
+            if label not in rows.setdefault(phrase, []):
+                rows[phrase].append(label)
+    if len(rows) == 1:
+        return next(iter(rows))
+    return "; ".join(f"{phrase} ({', '.join(labels)})" for phrase, labels in rows.items())
+
+
 def tuned_config_caption(shown: Iterable[tuple[str, str | None, Sequence[dict]]]) -> str | None:
     """The caption line naming each row whose shown records were made from a tuned config file
     (the record's ``config_file.tuned``), e.g. ``SASRec: tuned config (study sasrec-beauty-cpu,

@@ -54,3 +54,25 @@ def test_flexcode_allocation_by_popularity_bin(tmp_path, capsys):
     assert "| bin 1 (tail) " in section and "| bin 5 (head) " in section
     (row,) = [line for line in section.splitlines() if line.startswith("| flexcode ")]
     assert row.count("(α 0.") == 5 and "| tiger " not in section   # TIGER has no allocation
+
+
+def test_caption_states_the_protocol_the_records_used(tmp_path, capsys):
+    """Beauty+Sports runs ranked the user's own domain: the caption says so, not 'all items'."""
+    pair = REPO / "results/runs/amazon2014-beauty+amazon2014-sports"
+    for method, run_id in {"sasrec": "cpu-seed0-d8a4f56f13", "popularity": "cpu-seed0-a2c9b45adc"}.items():
+        shutil.copytree(pair / method / run_id, tmp_path / "runs/amazon2014-beauty+amazon2014-sports" / method / run_id)
+    assert compare.main(["--dataset", "amazon2014-beauty+amazon2014-sports", "--methods", "sasrec", "popularity",
+                         "--results-dir", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "test split, full ranking over the items of the user's own domain, one target per user" in text
+    assert "over all items" not in text
+
+
+def test_caption_names_the_rows_of_each_protocol_when_they_differ():
+    from genrec_bench.tables.cells import protocol_caption
+    domain = {"evaluation": {"protocol": "full ranking over the items of the user's own domain, one target per user"}}
+    every = {"evaluation": {"protocol": "full ranking over all items, one target per user"}}
+    assert protocol_caption([("a", [every]), ("b", [every])]) == "full ranking over all items, one target per user"
+    assert protocol_caption([("a", [every]), ("b", [domain])]) == (
+        "full ranking over all items, one target per user (a); "
+        "full ranking over the items of the user's own domain, one target per user (b)")
