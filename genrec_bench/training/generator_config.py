@@ -57,7 +57,7 @@ class GeneratorTrainingConfig:
     grad_clip: gradient-norm clipping (0 = none).
     max_epochs: hard cap on epochs.
     patience: validations without improvement before stopping.
-    eval_every: validate every this many epochs.
+    eval_every: validate every this many epochs, and the stage's last epoch (``training/loop.py``).
     time_budget_s: wall-clock budget of the stage, training and validation (0 = none).
     validation_users: epochs are selected on a fixed, seeded subset of this many validation
         users (0 = all); the full validation and test splits are evaluated once at the end.

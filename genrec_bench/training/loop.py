@@ -35,7 +35,9 @@ class Schedule:
     Attributes:
         max_epochs: hard cap on epochs.
         patience: validations without improvement before stopping.
-        eval_every: validate every this many epochs.
+        eval_every: validate every this many epochs, and always the stage's last epoch (the
+            one that reaches ``max_epochs`` or spends the time budget), so a budgeted run's
+            final, annealed weights are candidates for selection.
         time_budget_s: stop after the epoch that crosses this much training time (0 = none).
     """
 
@@ -99,7 +101,9 @@ def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
         stats = dict(train_epoch(epoch))
         stats.update(epoch=epoch, train_seconds=time.perf_counter() - t0)
         stop = False
-        if validator is not None and epoch % schedule.eval_every == 0:
+        # the last epoch is validated too; every rank takes rank 0's view of the clock
+        last = all_gather_objects(epoch == schedule.max_epochs or clock.exhausted())[0]
+        if validator is not None and (epoch % schedule.eval_every == 0 or last):
             t1 = time.perf_counter()
             value = validator(model)
             stats.update(valid=value, valid_seconds=time.perf_counter() - t1)
