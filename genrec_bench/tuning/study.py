@@ -14,13 +14,15 @@ Layout under ``<results_dir>/tuning/<study>/``:
   with a ``[genrec_bench.tuned]`` table naming the study, the trial and its validation value
   (runs made from it record that they used a tuned config).
 
-Assumptions: the sampler is TPE seeded with the study seed (Optuna's default number of
-random start-up trials, 10); trials run one at a time in this process (one process per study:
-a second process on the same storage would see the first one's running trial as killed);
-each trial trains with the study seed; the objective is the trial's full-validation metric
-(``record.metrics["valid"][metric]``) after the run's own epoch selection on validation,
-so test users are never used to choose. A resumed study samples the remaining trials from a
-sampler re-seeded at the resume, so its parameters can differ from an uninterrupted study's.
+Assumptions: the sampler is TPE (Optuna's default number of random start-up trials, 10),
+made afresh for every trial and seeded by (study seed, number of finished trials): a trial's
+parameters depend only on the seed and the finished history, so a resumed study samples
+exactly what an uninterrupted one would (one sampler seeded once would restart its random
+stream at a resume and propose the first trials' parameters again). Trials run one at a
+time in this process (one process per study: a second process on the same storage would see
+the first one's running trial as killed); each trial trains with the study seed; the
+objective is the trial's full-validation metric (``record.metrics["valid"][metric]``) after
+the run's own epoch selection on validation, so test users are never used to choose.
 """
 
 from __future__ import annotations
@@ -170,6 +172,16 @@ def _summaries(study: Any) -> list[TrialSummary]:
             for t in study.trials]
 
 
+def trial_sampler(seed: int, finished: int) -> Any:
+    """The TPE sampler that proposes the next trial's parameters once ``finished`` trials have
+    finished: seeded by (``seed``, ``finished``), so the proposal is the same whether or not the
+    study was interrupted before it."""
+    import numpy as np
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=int(np.random.SeedSequence([seed, finished]).generate_state(1)[0]))
+
+
 def _requeue_killed_trials(study: Any) -> None:
     """Trials left RUNNING by a killed process: mark them failed and queue their parameters
     again (the same config resumes from its run's checkpoint)."""
@@ -196,8 +208,7 @@ def tune(settings: TuningSettings, run: RunFunction | None = None) -> TuningResu
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=settings.study_name, storage=f"sqlite:///{settings.study_dir / STUDY_FILE}",
-        sampler=optuna.samplers.TPESampler(seed=settings.seed), direction="maximize",
-        load_if_exists=True)
+        sampler=trial_sampler(settings.seed, 0), direction="maximize", load_if_exists=True)
     _check_same_study(study, settings)
     _requeue_killed_trials(study)
     metric = settings.space.metric
@@ -217,9 +228,18 @@ def tune(settings: TuningSettings, run: RunFunction | None = None) -> TuningResu
 
     from optuna.trial import TrialState
 
-    finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    if finished < settings.trials:
-        study.optimize(objective, n_trials=settings.trials - finished, catch=())
+    def finished() -> int:
+        return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+    while (done := finished()) < settings.trials:
+        study.sampler = trial_sampler(settings.seed, done)
+        trial = study.ask()
+        try:
+            value = objective(trial)
+        except Exception:
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        study.tell(trial, value)      # a KeyboardInterrupt leaves it RUNNING: the resume queues it again
     best = study.best_trial
     best_summary = TrialSummary(best.number, best.state.name, dict(best.params), best.value,
                                 best.user_attrs.get("run_id"))

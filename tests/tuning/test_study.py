@@ -160,3 +160,19 @@ def test_config_toml_round_trips_nested_keys_and_small_floats():
     assert data.pop("genrec_bench") == {"tuned": {"study": "s", "trial": 4, "value": 0.0312}}
     assert data == {"lr": 1e-05, "dropout": 0.25, "max_len": 50, "flag": True,
                     "training": {"lr": 3e-4, "lr_schedule": "cosine"}}
+
+
+def test_a_resumed_study_samples_what_an_uninterrupted_one_does(tmp_path):
+    """A resume must not restart the sampler's random stream (which re-proposed trial 0's
+    parameters as trial 9 in a real study): the finished trials' parameters are the same."""
+    straight = FakeRun()
+    tune(settings(tmp_path / "straight", 6), run=straight)
+    interrupted = FakeRun(fail_at_call=3)
+    with pytest.raises(KeyboardInterrupt):
+        tune(settings(tmp_path / "resumed", 6), run=interrupted)
+    interrupted.fail_at_call = None
+    tune(settings(tmp_path / "resumed", 6), run=interrupted)
+    finished = [c["overrides"] for i, c in enumerate(interrupted.calls) if i != 2]   # call 3 was killed
+    assert finished == [c["overrides"] for c in straight.calls]
+    assert interrupted.calls[3]["overrides"] == interrupted.calls[2]["overrides"]   # the killed trial again
+    assert len({tuple(sorted(o.items())) for o in finished}) == 6                   # no repeats
