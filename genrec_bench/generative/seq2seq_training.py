@@ -80,7 +80,8 @@ def scheduled_steps(batches: list[np.ndarray], epoch: int, training: GeneratorTr
 def stage_schedule(training: GeneratorTrainingConfig) -> tuple[Schedule, TrainingClock]:
     """The epoch loop's schedule and the clock the learning rate reads, from one config."""
     schedule = Schedule(max_epochs=training.max_epochs, patience=training.patience,
-                        eval_every=training.eval_every, time_budget_s=training.time_budget_s)
+                        eval_every=training.eval_every, time_budget_s=training.time_budget_s,
+                        max_valid_share=training.max_valid_share)
     return schedule, TrainingClock(training.max_epochs, training.time_budget_s)
 
 

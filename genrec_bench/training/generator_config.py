@@ -59,6 +59,8 @@ class GeneratorTrainingConfig:
     patience: validations without improvement before stopping.
     eval_every: validate every this many epochs, and the stage's last epoch (``training/loop.py``).
     time_budget_s: wall-clock budget of the stage, training and validation (0 = none).
+    max_valid_share: cap on the share of the stage's time spent validating (0 = none): an
+        ``eval_every`` epoch whose validation would exceed it is skipped (``training/loop.py``).
     validation_users: epochs are selected on a fixed, seeded subset of this many validation
         users (0 = all); the full validation and test splits are evaluated once at the end.
     beam_width: beams kept while decoding (>= the evaluator's top-K, 20).
@@ -77,6 +79,7 @@ class GeneratorTrainingConfig:
     patience: int = 20
     eval_every: int = 1
     time_budget_s: float = 0.0
+    max_valid_share: float = 0.0
     validation_users: int = 4096
     beam_width: int = 20
     selection_metric: str = "ndcg@10"
@@ -89,6 +92,7 @@ class GeneratorTrainingConfig:
         checks.in_range(self, "weight_decay", 0.0, float("inf"))
         checks.in_range(self, "grad_clip", 0.0, float("inf"))
         checks.in_range(self, "time_budget_s", 0.0, float("inf"))
+        checks.in_range(self, "max_valid_share", 0.0, 0.99)
         check_schedule_fields(self)            # lr_schedule, and warmup_epochs in [0, max_epochs)
         if not isinstance(self.validation_users, int) or isinstance(self.validation_users, bool) \
                 or self.validation_users < 0:
@@ -104,7 +108,9 @@ class GeneratorTrainingConfig:
 #: user per epoch, AdamW 1e-3 (weight decay 1e-4) with a cosine that ends with the 75-minute
 #: budget (``max_epochs`` = 500 is only a cap: a TIGER-size epoch on Beauty takes about 10 s on
 #: one thread, so the budget ends first), epochs selected every 8 epochs on 4,096 validation
-#: users (about 6 s a validation, under 10 % of the fit), patience 10 validations
+#: users (about 6 s a validation) and skipped where they would take over 10 % of the stage,
+#: patience 10 validations
 CPU_GENERATOR_TRAINING = GeneratorTrainingConfig(
     training_prefixes="one-random", lr=1e-3, lr_schedule="cosine", weight_decay=1e-4, batch_size=256,
-    max_epochs=500, patience=10, eval_every=8, time_budget_s=75 * 60, validation_users=4096)
+    max_epochs=500, patience=10, eval_every=8, time_budget_s=75 * 60, max_valid_share=0.10,
+    validation_users=4096)

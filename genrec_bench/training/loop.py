@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,16 +38,36 @@ class Schedule:
             one that reaches ``max_epochs`` or spends the time budget), so a budgeted run's
             final, annealed weights are candidates for selection.
         time_budget_s: stop after the epoch that crosses this much training time (0 = none).
+        max_valid_share: when > 0, an ``eval_every`` epoch is validated only if the stage's
+            validation time, counting this validation at the cost of the previous one, stays
+            within this share of the stage's time; skipped validations do not count towards
+            ``patience``. The first and the last epoch's validations always run.
     """
 
     max_epochs: int
     patience: int
     eval_every: int = 1
     time_budget_s: float = 0.0
+    max_valid_share: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.max_epochs < 1 or self.patience < 1 or self.eval_every < 1 or self.time_budget_s < 0:
+        if self.max_epochs < 1 or self.patience < 1 or self.eval_every < 1 or self.time_budget_s < 0 \
+                or not 0.0 <= self.max_valid_share < 1.0:
             raise ValueError(f"invalid schedule {self}")
+
+
+def validation_affordable(epochs: list[dict[str, Any]], max_share: float) -> bool:
+    """Whether one more validation keeps the validation time of ``epochs`` (the stage's epoch
+    stats so far, the current one included, with ``train_seconds`` and, where validated,
+    ``valid_seconds``) within ``max_share`` of their total time; its cost is taken to be the
+    previous validation's. True when nothing was validated yet or ``max_share`` is 0 (no cap).
+    Read from the history alone, so a resumed run decides as an uninterrupted one would."""
+    costs = [e["valid_seconds"] for e in epochs if "valid_seconds" in e]
+    if not max_share or not costs:
+        return True
+    valid = sum(costs) + costs[-1]
+    total = sum(e.get("train_seconds", 0.0) for e in epochs) + valid
+    return valid <= max_share * total
 
 
 def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
@@ -94,19 +113,23 @@ def run_epochs(model: Recommender, train_epoch: Callable[[int], dict[str, Any]],
     report.stopped_by = "max_epochs"
     finished = saved is not None and saved.get("finished")
     for epoch in ([] if finished else bar):
-        t0 = time.perf_counter()
+        t0 = clock.clock()              # the stage clock (injectable; perf_counter by default)
         clock.begin_epoch()
         for m in modules:
             m.train()
         stats = dict(train_epoch(epoch))
-        stats.update(epoch=epoch, train_seconds=time.perf_counter() - t0)
+        stats.update(epoch=epoch, train_seconds=clock.clock() - t0)
         stop = False
-        # the last epoch is validated too; every rank takes rank 0's view of the clock
-        last = all_gather_objects(epoch == schedule.max_epochs or clock.exhausted())[0]
-        if validator is not None and (epoch % schedule.eval_every == 0 or last):
-            t1 = time.perf_counter()
+        # due every eval_every epochs within the validation share, and at the last epoch;
+        # every rank takes rank 0's view of the clock
+        due = epoch % schedule.eval_every == 0 and validation_affordable(
+            [*report.epochs, stats], schedule.max_valid_share)
+        last = epoch == schedule.max_epochs or clock.exhausted()
+        due, last = all_gather_objects((due, last))[0]
+        if validator is not None and (due or last):
+            t1 = clock.clock()
             value = validator(model)
-            stats.update(valid=value, valid_seconds=time.perf_counter() - t1)
+            stats.update(valid=value, valid_seconds=clock.clock() - t1)
             stop = stopper.update(value, epoch, modules)
             bar.set_postfix(loss=f"{stats.get('loss', float('nan')):.4f}", valid=f"{value:.4f}",
                             best=f"{stopper.best_value:.4f}@{stopper.best_epoch}")
