@@ -7,6 +7,8 @@ from genrec_bench import progress
 
 @pytest.fixture(autouse=True)
 def restore_switch():
+    # other tests call runners.run.main(... --no-progress ...), which sets the process-wide switch
+    progress.hide_progress_bars(False)
     yield
     progress.hide_progress_bars(False)
 
