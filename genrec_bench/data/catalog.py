@@ -31,6 +31,10 @@ _GLOB_CHARS = set("*?[")
 
 @lru_cache(maxsize=4)
 def _cards(cards_dir: Path) -> dict[str, DatasetCard]:
+    if not cards_dir.is_dir():
+        raise DataError(cards_dir, "no dataset cards folder here: the cards live in the repository's "
+                        "datasets/ folder, which a non-editable install does not copy; install the suite "
+                        "from a checkout with pip install -e .")
     return {p.stem: load_card(p) for p in sorted(cards_dir.glob("*.toml"))}
 
 

@@ -243,6 +243,14 @@ def test_datasets_folder_is_not_a_python_package() -> None:
     assert (CARDS_DIR / "README.md").is_file()
 
 
+def test_a_missing_cards_folder_says_how_to_install(tmp_path, monkeypatch) -> None:
+    from genrec_bench.data import catalog
+
+    monkeypatch.setattr(catalog, "CARDS_DIR", tmp_path / "site-packages" / "datasets")
+    with pytest.raises(DataError, match=r"site-packages.*no dataset cards folder.*pip install -e"):
+        dataset_names()
+
+
 def card_text(**override: str) -> str:
     base = {"name": '"x"', "description": '"d"', "licence": '"l"', "folder": '"x"',
             "source": '"s"', "citation": '"c"'}
