@@ -5,29 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from genrec_bench.training.budget import TrainingClock
-from genrec_bench.training.loop import Schedule, run_epochs
-from tests.training.test_budget_schedule import FakeClock, Stub
-
-
-def fit(schedule: Schedule, epoch_seconds: float = 10.0):
-    fake = FakeClock()
-    clock = TrainingClock(schedule.max_epochs, schedule.time_budget_s, clock=fake)
-    validated: list[int] = []
-
-    current = [0]
-
-    def train_epoch(epoch: int) -> dict:
-        current[0] = epoch
-        fake.now += epoch_seconds
-        return {"loss": 1.0 / epoch}
-
-    def validator(model) -> float:
-        validated.append(current[0])
-        return float(current[0])               # later epochs validate better
-
-    report = run_epochs(Stub(), train_epoch, validator, schedule, progress=False, clock=clock)
-    return validated, report
+from genrec_bench.training.loop import Schedule
+from tests.training.loop_fakes import fit_on_fake_clock as fit
 
 
 def validated_epochs(epochs):

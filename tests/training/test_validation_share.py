@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from genrec_bench.training.budget import TrainingClock
-from genrec_bench.training.loop import Schedule, run_epochs, validation_affordable
-from tests.training.test_budget_schedule import FakeClock, Stub
+from genrec_bench.training.loop import Schedule, validation_affordable
+from tests.training.loop_fakes import fit_on_fake_clock as fit
 
 
 def test_affordable_counts_the_next_validation_at_the_previous_cost():
@@ -17,26 +16,6 @@ def test_affordable_counts_the_next_validation_at_the_previous_cost():
     assert validation_affordable(history, 0.0)               # 0 = no cap
     history += [{"train_seconds": 70.0}]
     assert validation_affordable(history, 0.1)               # (5 + 5) / (90 + 10) = 0.10
-
-
-def fit(schedule: Schedule, train_s: float, valid_s: float):
-    fake = FakeClock()
-    clock = TrainingClock(schedule.max_epochs, schedule.time_budget_s, clock=fake)
-    validated: list[int] = []
-    current = [0]
-
-    def train_epoch(epoch: int) -> dict:
-        current[0] = epoch
-        fake.now += train_s
-        return {}
-
-    def validator(model) -> float:
-        validated.append(current[0])
-        fake.now += valid_s
-        return float(current[0])
-
-    report = run_epochs(Stub(), train_epoch, validator, schedule, progress=False, clock=clock)
-    return validated, report
 
 
 def test_expensive_validations_are_skipped_and_the_share_holds():
