@@ -92,7 +92,7 @@ class GeneratorTrainingConfig:
         checks.in_range(self, "weight_decay", 0.0, float("inf"))
         checks.in_range(self, "grad_clip", 0.0, float("inf"))
         checks.in_range(self, "time_budget_s", 0.0, float("inf"))
-        checks.in_range(self, "max_valid_share", 0.0, 0.99)
+        checks.in_range(self, "max_valid_share", 0.0, 1.0)      # [0, 1), as Schedule
         check_schedule_fields(self)            # lr_schedule, and warmup_epochs in [0, max_epochs)
         if not isinstance(self.validation_users, int) or isinstance(self.validation_users, bool) \
                 or self.validation_users < 0:

@@ -41,7 +41,7 @@ class Schedule:
         max_valid_share: when > 0, an ``eval_every`` epoch is validated only if the stage's
             validation time, counting this validation at the cost of the previous one, stays
             within this share of the stage's time; skipped validations do not count towards
-            ``patience``. The first and the last epoch's validations always run.
+            ``patience``. The stage's first due validation and its last epoch's always run.
     """
 
     max_epochs: int
