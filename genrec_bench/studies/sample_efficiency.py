@@ -18,7 +18,11 @@ its checkpoint. The report, ``reports/<method>-<dataset>-<profile>-seed<N>-<M>mi
   the stage's seconds after its last validation (training the result does not contain);
 * a figure of validation NDCG@10 against the generator stage's wall-clock seconds;
 * the strategy that learned most per minute on VALIDATION: the highest full-validation
-  NDCG@10 of the selected model within the common budget.
+  NDCG@10 of the selected model within the common budget;
+* whether that lead is real: the best strategy against each other one on the per-user
+  full-validation NDCG@10 (paired two-sided t-test, Holm over the comparisons,
+  ``stats.compare_family``), so a lead within noise is not read as a ranking. Test users
+  play no part in the choice or in this test.
 """
 
 from __future__ import annotations
@@ -33,9 +37,15 @@ from typing import Any
 
 from tabulate import tabulate
 
+import numpy as np
+
 from genrec_bench.errors import ConfigError, GenRecError
+from genrec_bench.evaluation.metrics import METRICS
+from genrec_bench.evaluation.result import parse_metric
 from genrec_bench.records.atomic import atomic_write_bytes
+from genrec_bench.records.record import DamagedRecordError, load_per_user
 from genrec_bench.results import load_records
+from genrec_bench.stats import FamilyResult, compare_family
 from genrec_bench.training.generator_config import TRAINING_PREFIXES
 
 log = logging.getLogger(__name__)
@@ -149,6 +159,9 @@ class StudyReport:
     results: tuple[StrategyResult, ...]
     missing: tuple[str, ...]
     best: tuple[str, ...]
+    significance: FamilyResult | None = None
+    """The best strategy against each other one on full validation; None when fewer than two
+    strategies have per-user validation ranks."""
 
 
 def run_study(settings: StudySettings, run: RunFunction | None = None) -> StudyReport:
@@ -230,14 +243,43 @@ def write_report(settings: StudySettings) -> StudyReport:
     results = tuple(strategy_result(records[s]) for s in settings.strategies if s in records)
     missing = tuple(s for s in settings.strategies if s not in records)
     best = most_learned(results)
+    significance, unpaired = validation_family(settings, {s: records[s] for s in settings.strategies if s in records})
     png = atomic_write_bytes(settings.report_path(".png"), render_png(settings, results))
-    markdown = atomic_write_bytes(settings.report_path(".md"),
-                                  report_markdown(settings, results, missing, best).encode("utf-8"))
-    return StudyReport(markdown, png, results, missing, best)
+    text = report_markdown(settings, results, missing, best, significance, unpaired)
+    markdown = atomic_write_bytes(settings.report_path(".md"), text.encode("utf-8"))
+    return StudyReport(markdown, png, results, missing, best, significance)
+
+
+def validation_family(settings: StudySettings, records: Mapping[str, dict]) -> tuple[FamilyResult | None, list[str]]:
+    """The best strategy by full-validation NDCG@10 against each other one, paired per
+    validation user (t-test, Holm; ``stats.compare_family``), and the strategies left out
+    because their record has no readable per-user validation ranks (with the reason).
+    Raises GenRecError when two records hold different validation users or targets."""
+    name, k = parse_metric(METRIC)
+    per_user, left_out, reference = {}, [], None
+    for strategy, record in records.items():
+        try:
+            arrays = load_per_user(Path(record["_path"]), "valid")
+        except (DamagedRecordError, KeyError) as error:
+            left_out.append(f"{strategy} ({error})")
+            continue
+        order = np.argsort(arrays["users"], kind="stable")
+        users, targets = arrays["users"][order], arrays["targets"][order]
+        if reference is None:
+            reference = (strategy, users, targets)
+        elif not (np.array_equal(users, reference[1]) and np.array_equal(targets, reference[2])):
+            raise GenRecError(f"the validation users or targets of {strategy} ({record['_path']}) differ from "
+                              f"those of {reference[0]}: the runs cannot be paired")
+        per_user[strategy] = METRICS[name](arrays["ranks"][order], k)
+    if len(per_user) < 2:
+        return None, left_out
+    family = compare_family(per_user, metric=METRIC, dataset=settings.dataset, seed=settings.seed)
+    return family, left_out
 
 
 def report_markdown(settings: StudySettings, results: Sequence[StrategyResult], missing: Sequence[str],
-                    best: Sequence[str]) -> str:
+                    best: Sequence[str], significance: FamilyResult | None = None,
+                    unpaired: Sequence[str] = ()) -> str:
     """The report's Markdown: what was run, the figure, the table and the choice on validation."""
     budget = f"{settings.budget_min:g}"
     users = next((r.validation_users for r in results if r.validation_users), None)
@@ -270,6 +312,7 @@ def report_markdown(settings: StudySettings, results: Sequence[StrategyResult], 
               "counts epochs, and an epoch of every prefix is several times longer than one of a random prefix).",
               ""]
     lines += _conclusion(settings, results, best)
+    lines += _significance(significance, unpaired)
     if missing:
         lines += ["", f"Not run yet: {', '.join(missing)} (`{settings.command()}` runs them)."]
     return "\n".join(lines) + "\n"
@@ -300,6 +343,30 @@ def _conclusion(settings: StudySettings, results: Sequence[StrategyResult], best
         lines += ["", "Caution: " + "; ".join(f"{r.strategy} ran {r.stage_s - settings.budget_s:,.0f} s past the "
                                               "budget" for r in over)
                   + " (the budget is checked at the end of an epoch), time the others did not get."]
+    return lines
+
+
+def _significance(family: FamilyResult | None, unpaired: Sequence[str]) -> list[str]:
+    lines = ["", "## Is the lead real? (full validation, paired per user)", ""]
+    if family is None:
+        return lines + ["No paired test: fewer than two strategies have per-user validation ranks"
+                        + (f" ({'; '.join(unpaired)})." if unpaired else ".")]
+    rows = [[f"{c.method_a} - {c.method_b}", f"{c.mean_diff:+.4f}", f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}]",
+             f"{c.wins:,}/{c.ties:,}/{c.losses:,}", f"{c.p_value:.3g}", f"{c.p_adjusted:.3g}",
+             "yes" if c.significant else "no"] for c in family]
+    headers = ["difference", "mean NDCG@10 difference", f"{family.confidence:.0%} bootstrap CI",
+               "users better/tied/worse", "p", "p (Holm)", f"significant at {family.alpha:g}"]
+    lines += [f"Family: {family.family}; {family.comparisons[0].n_users:,} validation users.", "",
+              tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    beaten = [c.method_b for c in family if c.significant]
+    level = [c.method_b for c in family if not c.significant]
+    if level:
+        lines.append(f"{family.best_method}'s lead over {', '.join(level)} is not significant: the study does not "
+                     f"show that {family.best_method} learns more per minute than {' or '.join(level)}.")
+    if beaten:
+        lines.append(f"{family.best_method} learned significantly more than {', '.join(beaten)}.")
+    if unpaired:
+        lines.append(f"Left out of the test (no per-user validation ranks): {'; '.join(unpaired)}.")
     return lines
 
 

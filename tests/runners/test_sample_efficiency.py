@@ -219,3 +219,51 @@ def test_nothing_is_written_without_records(tmp_path):
     with pytest.raises(Exception, match="no records"):
         write_report(settings(tmp_path))
     assert not (tmp_path / "study" / "reports").exists()
+
+
+def write_valid_ranks(record_path: Path, ranks, users=None, targets=None) -> None:
+    """A ``per_user.npz`` beside ``record_path`` with validation ranks only."""
+    import numpy as np
+
+    ranks = np.asarray(ranks, dtype=np.int64)
+    users = np.arange(len(ranks)) if users is None else np.asarray(users)
+    np.savez(record_path.parent / "per_user.npz", valid_users=users,
+             valid_targets=np.arange(len(ranks)) + 100 if targets is None else np.asarray(targets),
+             valid_ranks=ranks, valid_tied=np.zeros(len(ranks), dtype=bool))
+
+
+def test_the_lead_is_tested_per_validation_user_and_a_lead_within_noise_is_said_to_be_one(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    study = settings(tmp_path, strategies=("one-random", "all-shuffled", "random-window"))
+    base = np.tile([1, 20], 1500)                                    # half the users hit at rank 1
+    window = base.copy()
+    window[1:61:2] = 1                                               # 30 users gained, 25 lost: a hair better,
+    window[0:50:2] = 20                                              # within noise
+    ranks = {"one-random": base, "random-window": window,
+             "all-shuffled": np.where(rng.random(3000) < 0.5, 500, base)}   # half the hits lost: a real gap
+    for strategy in study.strategies:
+        path = write_record(study.results_dir, synthetic_record(strategy))
+        write_valid_ranks(path, ranks[strategy][::-1], users=np.arange(3000)[::-1],   # stored unsorted
+                          targets=(np.arange(3000) + 100)[::-1])
+    report = write_report(study)
+    family = report.significance
+    assert family.best_method == "random-window"
+    verdict = {c.method_b: c.significant for c in family}
+    assert verdict == {"one-random": False, "all-shuffled": True}
+    text = report.markdown.read_text()
+    assert "## Is the lead real?" in text and "3,000 validation users" in text
+    assert "random-window's lead over one-random is not significant" in text
+    assert "random-window learned significantly more than all-shuffled" in text
+
+
+def test_the_paired_test_refuses_runs_of_different_users_and_names_records_without_ranks(tmp_path):
+    study = settings(tmp_path, strategies=("one-random", "all", "random-window"))
+    paths = {s: write_record(study.results_dir, synthetic_record(s)) for s in study.strategies}
+    write_valid_ranks(paths["one-random"], [1, 2, 3, 50])
+    text = write_report(study).markdown.read_text()                  # one of three has ranks: no test
+    assert "No paired test" in text and "all (" in text and "per_user.npz" in text
+    write_valid_ranks(paths["random-window"], [1, 2, 3, 50], targets=[100, 101, 102, 999])
+    with pytest.raises(Exception, match="random-window.*cannot be paired"):
+        write_report(study)
