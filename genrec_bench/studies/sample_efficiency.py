@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 import numpy as np
+from tabulate import tabulate
 
 from genrec_bench.errors import ConfigError, GenRecError
 from genrec_bench.evaluation.metrics import METRICS
